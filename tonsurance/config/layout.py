@@ -1,0 +1,23 @@
+"""Which files make up a configuration, and which category or table each one feeds."""
+
+from __future__ import annotations
+
+PARAMETER_FILES: dict[str, str] = {
+    "pricing": "config/pricing.yaml",
+    "risk": "config/risk.yaml",
+    "tranche": "config/tranche.yaml",
+}
+TABLE_FILES: dict[str, str] = {
+    "historical_depegs": "config/historical_depegs.yaml",
+    "stress_scenarios": "config/stress_scenarios.yaml",
+}
+CONFIG_FILES: dict[str, str] = {**PARAMETER_FILES, **TABLE_FILES}
+CONFIG_DIR = "config"
+SCHEMA_DIR = "schemas"
+MAX_FILE_BYTES = 16 * 1024 * 1024
+
+
+def schema_path(config_file: str) -> str:
+    """`config/pricing.yaml` -> `schemas/pricing.schema.json`."""
+    stem = config_file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return f"{SCHEMA_DIR}/{stem}.schema.json"

@@ -1,0 +1,106 @@
+"""The typed, immutable view of one configuration state that pricing, tranche and risk code read.
+
+A `Snapshot` is built once per reload from the flat parameter rows and the two tables, whether they
+come from the database or from the files in `config/`; hot code holds one and reads plain attributes
+and dicts, so a quote never mixes two commits and pays no parsing cost per read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+ParamKey = tuple[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """One step of a tiered rule: at or above `threshold`, `value` applies."""
+
+    threshold: float
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class PricingParams:
+    base_rate: Mapping[str, float]
+    base_rate_default: float
+    risk_weight: Mapping[str, float]
+    size_discount_tiers: tuple[Tier, ...]
+    utilization_tiers: tuple[Tier, ...]
+    duration_base_days: int
+    trigger_base_price: float
+    trigger_adjustment_factor: float
+    target_loss_ratio: float
+    claims_adjustment_dampener: float
+    min_premium_absolute_usd: float
+    min_premium_rate: float
+
+
+@dataclass(frozen=True, slots=True)
+class RiskParams:
+    var_confidence_95: float
+    var_confidence_99: float
+    monte_carlo_simulations: int
+    historical_data_years: float
+    risk_free_rate: float
+    reserve_multiplier: float
+    stress_buffer_multiplier: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tranche:
+    id: str
+    tier: int
+    apy_min: float
+    apy_max: float
+    curve_type: str
+    allocation_percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class DepegEvent:
+    id: str
+    asset: str
+    low_price: float
+    start_date: dt.date
+    duration_hours: float
+    cause: str
+    source: str
+    verified: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StressScenario:
+    id: str
+    name: str
+    description: str
+    severity: str
+    annual_probability: float
+    btc_change: float
+    price_impacts: Mapping[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a service reads, as of one commit."""
+
+    pricing: PricingParams
+    risk: RiskParams
+    tranches: tuple[Tranche, ...]
+    depegs: tuple[DepegEvent, ...]
+    scenarios: tuple[StressScenario, ...]
+    values: Mapping[ParamKey, Any]
+    commit: str | None = None
+    source: str = "file"
+    loaded_at: float = 0.0
+    tranche_by_id: Mapping[str, Tranche] = field(default_factory=dict)
+    scenario_by_id: Mapping[str, StressScenario] = field(default_factory=dict)
+
+
+def frozen_map(items: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only dict view, so a shared snapshot cannot be changed by a caller."""
+    return MappingProxyType(dict(items))

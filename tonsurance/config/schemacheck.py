@@ -1,0 +1,85 @@
+"""JSON Schema (draft 2020-12) checking, with each error placed on the line of the value at fault.
+
+Schemas are compiled once per distinct content and never fetch a remote `$ref`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, ValidationError
+
+from tonsurance.config.problems import Path, Positions, Problem
+
+_compiled: dict[str, Draft202012Validator] = {}
+_MAX_MESSAGE = 200
+
+
+class SchemaUnusable(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def compile_schema(data: bytes, file: str) -> Draft202012Validator:
+    """Parse and check a schema against the metaschema; cached by content."""
+    digest = hashlib.sha256(data).hexdigest()
+    cached = _compiled.get(digest)
+    if cached is not None:
+        return cached
+    try:
+        schema = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        line = getattr(exc, "lineno", 1)
+        col = getattr(exc, "colno", 1)
+        raise SchemaUnusable(Problem(file, line, col, "(schema)", f"invalid JSON: {exc}")) from None
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.absolute_path) or "(schema)"
+        raise SchemaUnusable(Problem(file, 1, 1, where, f"invalid schema: {exc.message}")) from None
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    _compiled[digest] = validator
+    return validator
+
+
+def _unexpected_keys(error: ValidationError) -> list[str]:
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
+    patterns = list(error.schema.get("patternProperties", {})) if isinstance(error.schema, dict) else []
+    return [
+        key
+        for key in instance
+        if key not in known and not any(re.search(p, key) for p in patterns)
+    ]
+
+
+def _shorten(message: str) -> str:
+    return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
+
+
+def check_document(
+    validator: Draft202012Validator, document: Any, positions: Positions
+) -> list[Problem]:
+    """Every schema error of one document, each at the position of the value it concerns."""
+    problems: list[Problem] = []
+    for error in validator.iter_errors(document):
+        path: Path = tuple(error.absolute_path)
+        if error.validator in ("additionalProperties", "unevaluatedProperties"):
+            keys = _unexpected_keys(error) or ["?"]
+            for key in keys:
+                problems.append(positions.problem(path + (key,), "unknown key", key=True))
+            continue
+        if error.validator == "propertyNames":
+            problems.append(positions.problem(path, _shorten(error.message), key=True))
+            continue
+        problems.append(positions.problem(path, _shorten(error.message)))
+    problems.sort(key=lambda p: (p.line, p.column))
+    return problems
+
+
+__all__ = ["SchemaUnusable", "check_document", "compile_schema", "jsonschema"]
