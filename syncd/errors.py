@@ -1,0 +1,25 @@
+"""The errors syncd raises: the shared hierarchy plus the cases only the daemon has."""
+
+from tonsurance.errors import InvalidConfig, TonsuranceError, Unavailable, UsageProblem
+
+__all__ = [
+    "GitUnavailable",
+    "InvalidConfig",
+    "MigrationRefused",
+    "PlanRefused",
+    "TonsuranceError",
+    "Unavailable",
+    "UsageProblem",
+]
+
+
+class GitUnavailable(Unavailable):
+    """The git repository or its remote cannot be read."""
+
+
+class PlanRefused(InvalidConfig):
+    """A plan would do something that is not allowed without an explicit flag."""
+
+
+class MigrationRefused(InvalidConfig):
+    """The migrations on disk disagree with the ones the database has applied, or one failed."""

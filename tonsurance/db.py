@@ -1,0 +1,81 @@
+"""Where the database is and how to reach it, without ever showing its password.
+
+The address comes from `--dsn`, else `TONSURANCE_DSN`, else an empty string so that libpq's own
+`PG*` variables (PGHOST, PGUSER, PGPASSWORD, ...) apply.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from tonsurance.errors import Unavailable, UsageProblem
+
+NOTIFY_CHANNEL = "tonsurance_config"
+DSN_ENV = "TONSURANCE_DSN"
+DEFAULT_CONNECT_TIMEOUT = 10
+
+_URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:@/?#]*):[^@/?#]*@", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
+_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*|'.*)", re.IGNORECASE)
+
+
+def resolve_dsn(dsn: str | None) -> str:
+    """The address to use: the explicit one, else TONSURANCE_DSN, else "" (libpq PG* defaults)."""
+    if dsn:
+        return dsn
+    return os.environ.get(DSN_ENV, "")
+
+
+def redact(dsn: str) -> str:
+    """The address with any password replaced by ***, in URL and in key=value form."""
+    if _URL_SCHEME.match(dsn):
+        return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", dsn))
+    return _KV_PASSWORD.sub(r"\1***", dsn)
+
+
+def describe(dsn: str) -> str:
+    """A human name for the address, safe to print."""
+    return redact(dsn) if dsn else "the address given by the PG* environment variables"
+
+
+def _password_of(dsn: str) -> str | None:
+    try:
+        return conninfo_to_dict(dsn).get("password") or None
+    except psycopg.Error:
+        return None
+
+
+def _scrub(message: str, dsn: str) -> str:
+    """One line of a driver message, with the password removed should the driver echo it."""
+    line = " ".join(message.split())
+    secret = _password_of(dsn)
+    if secret:
+        line = line.replace(secret, "***")
+    return redact(line)
+
+
+def connect(dsn: str | None, **kwargs: Any) -> psycopg.Connection[Any]:
+    """Open a connection; an unreachable server raises Unavailable naming the redacted address."""
+    address = resolve_dsn(dsn)
+    try:
+        params = conninfo_to_dict(address)
+    except psycopg.Error as exc:
+        raise UsageProblem(
+            f"invalid database address {describe(address)}: {_scrub(str(exc), address)}"
+        ) from None
+    if "connect_timeout" not in params and "connect_timeout" not in kwargs:
+        kwargs["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
+    try:
+        return psycopg.connect(address, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise Unavailable(
+            f"cannot connect to PostgreSQL at {describe(address)}: {_scrub(str(exc), address)}; "
+            "check that the server is running and that --dsn, TONSURANCE_DSN or the PG* "
+            "variables point at it"
+        ) from None
