@@ -1,0 +1,37 @@
+"""What the database holds now, read into the same normal form as a commit's desired state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from tonsurance.config.normal import normal_row, normal_value
+from tonsurance.config.state import FLOAT_COLUMNS, TABLE_COLUMNS, ConfigState, Parameter
+
+
+def read_state(conn: psycopg.Connection[Any]) -> ConfigState:
+    """All parameters and table rows, read inside the caller's transaction."""
+    parameters: dict[tuple[str, str], Parameter] = {}
+    with conn.cursor() as cur:
+        cur.execute("select category, key, value, value_type, description from config_parameters")
+        for category, key, value, value_type, description in cur:
+            parameters[(category, key)] = Parameter(
+                category, key, normal_value(value, value_type), value_type, description
+            )
+        tables: dict[str, dict[str, dict[str, Any]]] = {}
+        for table, columns in TABLE_COLUMNS.items():
+            cur.execute(f"select {', '.join(columns)} from {table}")
+            floats = FLOAT_COLUMNS[table]
+            tables[table] = {
+                row[0]: normal_row(dict(zip(columns, row)), floats) for row in cur
+            }
+    return ConfigState(parameters, tables)
+
+
+def read_sync_state(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """The one-row record of the applied and the last attempted commit (empty dict if none)."""
+    with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        cur.execute("select * from sync_state")
+        row = cur.fetchone()
+    return dict(row) if row else {}

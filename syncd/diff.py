@@ -1,0 +1,97 @@
+"""The difference between two configuration states, in the normal form of both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tonsurance.config.state import ConfigState, Parameter
+
+
+@dataclass(frozen=True, slots=True)
+class ParamChange:
+    action: str  # add | change | remove
+    category: str
+    key: str
+    old: Parameter | None
+    new: Parameter | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.category}.{self.key}"
+
+    @property
+    def relative(self) -> float | None:
+        """(new - old) / |old| for numbers, else None."""
+        if self.old is None or self.new is None:
+            return None
+        a, b = self.old.value, self.new.value
+        if isinstance(a, bool) or isinstance(b, bool):
+            return None
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a != 0:
+            return (b - a) / abs(a)
+        return None
+
+    @property
+    def value_changed(self) -> bool:
+        return self.old is None or self.new is None or self.old.value != self.new.value
+
+
+@dataclass(frozen=True, slots=True)
+class RowChange:
+    action: str
+    table: str
+    id: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+    @property
+    def columns(self) -> list[str]:
+        if self.old is None or self.new is None:
+            return []
+        return [c for c in self.new if self.old.get(c) != self.new.get(c)]
+
+
+@dataclass(frozen=True)
+class Diff:
+    params: list[ParamChange] = field(default_factory=list)
+    rows: list[RowChange] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.params and not self.rows
+
+    def counts(self) -> dict[str, int]:
+        out = {"add": 0, "change": 0, "remove": 0}
+        for change in [*self.params, *self.rows]:
+            out[change.action] += 1
+        return out
+
+
+def _param_differs(a: Parameter, b: Parameter) -> bool:
+    return a.value != b.value or a.value_type != b.value_type or a.description != b.description
+
+
+def diff_states(old: ConfigState, new: ConfigState) -> Diff:
+    """What must change to turn `old` into `new`, in a stable order."""
+    params: list[ParamChange] = []
+    for key in sorted(old.parameters.keys() | new.parameters.keys()):
+        a, b = old.parameters.get(key), new.parameters.get(key)
+        if a is None and b is not None:
+            params.append(ParamChange("add", key[0], key[1], None, b))
+        elif b is None and a is not None:
+            params.append(ParamChange("remove", key[0], key[1], a, None))
+        elif a is not None and b is not None and _param_differs(a, b):
+            params.append(ParamChange("change", key[0], key[1], a, b))
+    rows: list[RowChange] = []
+    for table in sorted(old.tables.keys() | new.tables.keys()):
+        before, after = old.tables.get(table, {}), new.tables.get(table, {})
+        for row_id in sorted(before.keys() | after.keys()):
+            x, y = before.get(row_id), after.get(row_id)
+            if x is None:
+                rows.append(RowChange("add", table, row_id, None, y))
+            elif y is None:
+                rows.append(RowChange("remove", table, row_id, x, None))
+            elif x != y:
+                rows.append(RowChange("change", table, row_id, x, y))
+    return Diff(params, rows)

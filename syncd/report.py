@@ -1,0 +1,70 @@
+"""Reporters for validation results: plain text, JSON, and GitHub workflow annotations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from tonsurance.config.problems import Problem
+from tonsurance.config.validation import ValidationResult
+
+
+def _counts(result: ValidationResult) -> dict[str, int]:
+    state = result.state
+    if state is None:
+        return {}
+    counts: dict[str, int] = {"parameters": len(state.parameters)}
+    counts.update({table: len(rows) for table, rows in state.tables.items()})
+    return counts
+
+
+def _summary(result: ValidationResult) -> str:
+    if result.ok:
+        counts = _counts(result)
+        detail = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items())
+        return f"ok: {detail}"
+    files = len({p.file for p in result.problems})
+    noun = "problem" if len(result.problems) == 1 else "problems"
+    return f"{len(result.problems)} {noun} in {files} file{'s' if files != 1 else ''}"
+
+
+def render_text(result: ValidationResult) -> str:
+    lines = [str(p) for p in result.problems]
+    lines.append(_summary(result))
+    return "\n".join(lines)
+
+
+def render_json(result: ValidationResult) -> str:
+    return json.dumps(
+        {"ok": result.ok, "problems": [p.as_dict() for p in result.problems], "counts": _counts(result)},
+        indent=2,
+    )
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotation(problem: Problem) -> str:
+    props = (
+        f"file={_escape_property(problem.file)},line={problem.line},col={problem.column},"
+        f"title={_escape_property(problem.where)}"
+    )
+    return f"::error {props}::{_escape_data(problem.where + ': ' + problem.message)}"
+
+
+def render_github(result: ValidationResult) -> str:
+    lines = [github_annotation(p) for p in result.problems]
+    lines.append(_summary(result))
+    return "\n".join(lines)
+
+
+RENDERERS: dict[str, Callable[[ValidationResult], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "github": render_github,
+}
