@@ -65,9 +65,11 @@ def connect(dsn: str | None, **kwargs: Any) -> psycopg.Connection[Any]:
     address = resolve_dsn(dsn)
     try:
         params = conninfo_to_dict(address)
-    except psycopg.Error as exc:
+    except psycopg.Error:
         raise UsageProblem(
-            f"invalid database address {describe(address)}: {_scrub(str(exc), address)}"
+            "the database address is neither a key=value connection string nor a "
+            "postgresql:// URL (a URL needs special characters percent-encoded); "
+            "check --dsn or TONSURANCE_DSN"
         ) from None
     if "connect_timeout" not in params and "connect_timeout" not in kwargs:
         kwargs["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT

@@ -1,0 +1,160 @@
+"""The `syncd` command: a thin click layer over the library functions that tests call directly.
+
+Errors are handled once, here: a TonsuranceError becomes one line `syncd: error: <message>` on
+stderr and its exit code (0 ok, 1 invalid, 2 usage, 3 unavailable); anything unexpected becomes
+one line and exit 1, with the traceback on stderr only under `--debug` (and to logging).
+To add a subcommand, decorate a function with `@main.command()` and call the library from it.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+import click
+import psycopg
+
+from syncd import migrate as migrate_mod
+from syncd.errors import PlanRefused, TonsuranceError
+
+log = logging.getLogger("syncd")
+log.addHandler(logging.NullHandler())
+
+PROG = "syncd"
+
+
+def fail(message: str, exit_code: int) -> None:
+    """Print one error line on stderr and exit with `exit_code`."""
+    click.echo(f"{PROG}: error: {message}", err=True)
+    raise click.exceptions.Exit(exit_code)
+
+
+class ErrorBoundary(click.Group):
+    """A click group that turns every error of its subcommands into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except TonsuranceError as exc:
+            log.debug("command failed", exc_info=True)
+            fail(str(exc), exc.exit_code)
+        except psycopg.OperationalError as exc:
+            log.debug("database connection lost", exc_info=True)
+            fail(f"lost the database connection: {' '.join(str(exc).split())}", 3)
+        except Exception as exc:
+            log.error("unexpected error in %s", ctx.invoked_subcommand, exc_info=True)
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            fail(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())}", 1)
+        return None
+
+
+dsn_option = click.option(
+    "--dsn",
+    default=None,
+    metavar="DSN",
+    help="Database address; default TONSURANCE_DSN, else libpq's PG* variables.",
+)
+
+
+@click.group(cls=ErrorBoundary)
+@click.option("--debug", is_flag=True, help="Print tracebacks of unexpected errors.")
+def main(debug: bool) -> None:
+    """Sync the configuration in git into PostgreSQL."""
+
+
+@main.command()
+@dsn_option
+def migrate(dsn: str | None) -> None:
+    """Apply the pending database migrations, each once, in order."""
+    result = migrate_mod.migrate(dsn)
+    click.echo(result.message)
+
+
+repo_option = click.option(
+    "--repo", default=".", show_default=True, metavar="PATH", help="The git repository holding config/."
+)
+
+
+@main.command()
+@repo_option
+@click.option("--commit", default=None, metavar="REV", help="Validate this commit's tree instead of the working tree.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True)
+def validate(repo: str, commit: str | None, fmt: str) -> None:
+    """Check config/ against its schemas and the business rules."""
+    from syncd.report import RENDERERS
+    from syncd.validate import validate as run_validate
+
+    result = run_validate(repo, commit)
+    click.echo(RENDERERS[fmt](result))
+    if not result.ok:
+        raise click.exceptions.Exit(1)
+
+
+@main.command()
+@repo_option
+@click.option("--commit", default=None, metavar="REV", help="Plan this commit against the database (default HEAD).")
+@click.option("--base", default=None, metavar="REV", help="Compare two commits without a database: the old side.")
+@click.option("--head", default=None, metavar="REV", help="The new side of --base.")
+@dsn_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does.")
+def plan(
+    repo: str, commit: str | None, base: str | None, head: str | None, dsn: str | None, fmt: str,
+    detailed_exitcode: bool,
+) -> None:
+    """Show what applying a commit would change."""
+    from syncd import engine
+    from syncd.errors import UsageProblem
+    from syncd.planview import RENDERERS
+    from syncd.report import render_text as render_problems
+
+    if base is not None or head is not None:
+        if commit is not None or base is None:
+            raise UsageProblem("--base and --head go together (head defaults to HEAD), without --commit")
+        _, after, diff = engine.plan_between(repo, base, head or "HEAD")
+        prepared = after
+    else:
+        prepared, diff = engine.plan_against_database(repo, commit or "HEAD", dsn)
+    if not prepared.validation.ok:
+        click.echo(render_problems(prepared.validation), err=True)
+        raise click.exceptions.Exit(1)
+    click.echo(RENDERERS[fmt](diff))
+    if detailed_exitcode and not diff.empty:
+        raise click.exceptions.Exit(2)
+
+
+@main.command()
+@repo_option
+@click.option("--commit", default="HEAD", show_default=True, metavar="REV")
+@dsn_option
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option("--allow-empty", is_flag=True, help="Allow a commit that removes every parameter.")
+def apply(repo: str, commit: str, dsn: str | None, dry_run: bool, allow_empty: bool) -> None:
+    """Make the database equal to a commit's configuration, in one transaction."""
+    from syncd import engine
+    from syncd.planview import render_text
+
+    report = engine.apply_commit(repo, commit, dsn, allow_empty=allow_empty, dry_run=dry_run)
+    outcome = report.outcome
+    short = outcome.commit[:12]
+    if report.lineage == "rewritten":
+        click.echo(
+            f"warning: {short} does not descend from the applied commit {str(outcome.previous)[:12]};"
+            " the branch history was rewritten",
+            err=True,
+        )
+    elif report.lineage == "backward":
+        click.echo(f"warning: {short} is older than the applied commit {str(outcome.previous)[:12]}", err=True)
+    if outcome.problems:
+        for problem in outcome.problems:
+            click.echo(str(problem), err=True)
+    if outcome.outcome in ("refused", "superseded"):
+        raise PlanRefused(f"{short} not applied: {outcome.reason}")
+    click.echo(render_text(outcome.diff))
+    verb = {"applied": "applied", "unchanged": "already applied; nothing to change", "dry-run": "dry run; nothing changed"}
+    drift = " (drift in the database was put back)" if outcome.drift and outcome.outcome == "applied" else ""
+    click.echo(f"{short}: {verb.get(outcome.outcome, outcome.outcome)}{drift}")
