@@ -1,0 +1,157 @@
+"""Test helpers that ship with the package: throwaway databases and PostgreSQL clusters.
+
+`fresh_database()` makes a new, uniquely named database on a running server (ADMIN_DSN, which
+TONSURANCE_TEST_ADMIN_DSN overrides) and drops it afterwards. `throwaway_cluster()` runs a whole
+private server from the installed PostgreSQL binaries, for tests that stop and start the database.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tonsurance.db import connect
+
+ADMIN_DSN = os.environ.get(
+    "TONSURANCE_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+DATABASE_PREFIX = "tonsurance_test_"
+
+
+def database_name(dsn: str) -> str:
+    """The database a DSN points at."""
+    return conninfo_to_dict(dsn).get("dbname") or ""
+
+
+def create_database(admin_dsn: str | None = None, template: str | None = None) -> str:
+    """Create a uniquely named database (a copy of `template` if given) and return its DSN."""
+    admin = admin_dsn or ADMIN_DSN
+    name = f"{DATABASE_PREFIX}{os.getpid()}_{uuid.uuid4().hex[:10]}"
+    statement = sql.SQL("create database {}").format(sql.Identifier(name))
+    if template:
+        statement += sql.SQL(" template {}").format(sql.Identifier(template))
+    with connect(admin, autocommit=True) as conn:
+        conn.execute(statement)
+    return make_conninfo(admin, dbname=name)
+
+
+def drop_database(dsn: str, admin_dsn: str | None = None) -> None:
+    """Drop the database of `dsn`, disconnecting whoever is still connected to it."""
+    name = database_name(dsn)
+    statement = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+    with connect(admin_dsn or ADMIN_DSN, autocommit=True) as conn:
+        conn.execute(statement)
+
+
+@contextmanager
+def fresh_database(admin_dsn: str | None = None, template: str | None = None) -> Iterator[str]:
+    """Yield the DSN of a new empty database (or a copy of `template`), dropped afterwards."""
+    dsn = create_database(admin_dsn, template)
+    try:
+        yield dsn
+    finally:
+        drop_database(dsn, admin_dsn)
+
+
+def postgres_bindir() -> Path:
+    """The folder holding initdb and pg_ctl: `pg_config --bindir`, else the newest Debian one."""
+    try:
+        out = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        if (Path(out) / "initdb").exists():
+            return Path(out)
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    def version(path: str) -> int:
+        name = Path(path).parent.name
+        return int(name) if name.isdigit() else -1
+
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version)
+    for path in reversed(candidates):
+        if (Path(path) / "initdb").exists():
+            return Path(path)
+    raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ThrowawayCluster:
+    """A private PostgreSQL server in a temporary folder; `stop()` and `start()` it at will."""
+
+    folder: Path
+    bindir: Path
+    port: int
+
+    @property
+    def dsn(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def datadir(self) -> Path:
+        return self.folder / "data"
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=self.folder)
+        if done.returncode != 0:
+            output = " ".join((done.stderr or done.stdout).split())
+            raise RuntimeError(f"{args[0]} failed with exit code {done.returncode}: {output}")
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.datadir), "-l", str(self.folder / "server.log"),
+            "-o", options, "-w", "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.datadir), "-m", mode, "-w", "stop")
+
+    def running(self) -> bool:
+        return (self.datadir / "postmaster.pid").exists()
+
+
+@contextmanager
+def throwaway_cluster() -> Iterator[ThrowawayCluster]:
+    """Yield a started private cluster (trust auth, user postgres); always removed afterwards."""
+    folder = Path(tempfile.mkdtemp(prefix="tonsurance-pg-"))
+    try:
+        if os.geteuid() == 0:
+            shutil.chown(folder, "postgres", "postgres")
+        cluster = ThrowawayCluster(folder, postgres_bindir(), free_port())
+        cluster._run(
+            "initdb", "-D", str(cluster.datadir), "-U", "postgres", "-A", "trust",
+            "-E", "UTF8", "--no-sync",
+        )
+        cluster.start()
+        try:
+            yield cluster
+        finally:
+            if cluster.running():
+                cluster.stop("immediate")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
