@@ -158,3 +158,29 @@ def apply(repo: str, commit: str, dsn: str | None, dry_run: bool, allow_empty: b
     verb = {"applied": "applied", "unchanged": "already applied; nothing to change", "dry-run": "dry run; nothing changed"}
     drift = " (drift in the database was put back)" if outcome.drift and outcome.outcome == "applied" else ""
     click.echo(f"{short}: {verb.get(outcome.outcome, outcome.outcome)}{drift}")
+
+
+@main.command()
+@dsn_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(dsn: str | None, fmt: str) -> None:
+    """Show the applied commit, the last attempt and any drift."""
+    import json
+
+    from syncd.status import read_status, render_status
+
+    current = read_status(dsn)
+    click.echo(json.dumps(current, indent=2, default=str) if fmt == "json" else render_status(current))
+
+
+@main.command()
+@click.argument("name", metavar="CATEGORY.KEY")
+@repo_option
+@dsn_option
+def history(name: str, repo: str, dsn: str | None) -> None:
+    """The life of one value: the commits that changed it and when each reached the database."""
+    from syncd.history import history as run_history
+    from syncd.history import render_history
+
+    entries, drift = run_history(repo, name, dsn)
+    click.echo(render_history(name, entries, drift))

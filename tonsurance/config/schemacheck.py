@@ -78,8 +78,9 @@ def check_document(
             problems.append(positions.problem(path, _shorten(error.message), key=True))
             continue
         problems.append(positions.problem(path, _shorten(error.message)))
-    problems.sort(key=lambda p: (p.line, p.column))
-    return problems
+    unique = list(dict.fromkeys(problems))
+    unique.sort(key=lambda p: (p.line, p.column))
+    return unique
 
 
 __all__ = ["SchemaUnusable", "check_document", "compile_schema", "jsonschema"]
