@@ -1,0 +1,41 @@
+"""Shared fixtures: every database test gets its own fresh database on the real server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from syncd.migrate import migrate
+from tonsurance import testing
+from tonsurance.db import redact
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The admin DSN of the test server; fails loudly (never skips) when it is not reachable."""
+    try:
+        with psycopg.connect(testing.ADMIN_DSN, connect_timeout=5) as conn:
+            conn.execute("select 1")
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {redact(testing.ADMIN_DSN)} "
+            f"({' '.join(str(exc).split())}); start it or set TONSURANCE_TEST_ADMIN_DSN",
+            pytrace=False,
+        )
+    return testing.ADMIN_DSN
+
+
+@pytest.fixture
+def empty_db_dsn(postgres_server: str) -> Iterator[str]:
+    """DSN of a fresh database with nothing in it, dropped after the test."""
+    with testing.fresh_database(postgres_server) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def db_dsn(empty_db_dsn: str) -> str:
+    """DSN of a fresh database with every migration applied."""
+    migrate(empty_db_dsn)
+    return empty_db_dsn

@@ -1,0 +1,177 @@
+"""The migration runner and `syncd migrate`, against the real PostgreSQL."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from syncd.cli import main
+from syncd.errors import MigrationRefused
+from syncd.migrate import MigrateResult, checksum, load_migrations, migrate, migrations_dir
+
+EXPECTED_TABLES = {
+    "config_parameters",
+    "config_audit_log",
+    "historical_depegs",
+    "stress_scenarios",
+    "stress_test_results",
+    "sync_state",
+    "sync_runs",
+    "schema_migrations",
+}
+
+
+def ledger(dsn: str) -> list[tuple[int, str, str]]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("select version, name, checksum from schema_migrations order by 1")
+        return [(v, n, c) for v, n, c in rows.fetchall()]
+
+
+def tables(dsn: str) -> set[str]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("select tablename from pg_tables where schemaname = 'public'")
+        return {name for (name,) in rows.fetchall()}
+
+
+@pytest.fixture
+def migrations_copy(tmp_path: Path) -> Path:
+    """A private copy of the shipped migrations that a test may change."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), folder)
+    return folder
+
+
+def test_migrate_from_empty(empty_db_dsn: str) -> None:
+    """Migrating an empty database applies every file in order and records its checksum."""
+    files = load_migrations()
+    result = migrate(empty_db_dsn)
+    assert result.applied == tuple(m.filename for m in files)
+    assert EXPECTED_TABLES <= tables(empty_db_dsn)
+    assert ledger(empty_db_dsn) == [(m.version, m.name, m.checksum) for m in files]
+    with psycopg.connect(empty_db_dsn) as conn:
+        assert conn.execute("select count(*) from sync_state").fetchone() == (1,)
+
+
+def test_migrate_again_is_a_noop(db_dsn: str) -> None:
+    """Migrating an up-to-date database applies nothing, says so, and leaves the ledger alone."""
+    before = ledger(db_dsn)
+    result = migrate(db_dsn)
+    assert result == MigrateResult((), len(before))
+    assert "up to date" in result.message
+    assert ledger(db_dsn) == before
+
+
+def test_concurrent_migrates_apply_each_file_once(
+    empty_db_dsn: str, migrations_copy: Path
+) -> None:
+    """Four migrate runs started together apply each file exactly once between them."""
+    (migrations_copy / "000_hold_the_lock.sql").write_text("select pg_sleep(0.2);\n")
+    start = threading.Barrier(4)
+    results: list[MigrateResult] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            results.append(migrate(empty_db_dsn, migrations_copy))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    applied = [name for result in results for name in result.applied]
+    assert sorted(applied) == [m.filename for m in load_migrations(migrations_copy)]
+    assert len(ledger(empty_db_dsn)) == len(applied)
+
+
+def test_tampered_migration_is_refused(empty_db_dsn: str, migrations_copy: Path) -> None:
+    """A migration changed after it was applied is refused by name, and nothing new is applied."""
+    migrate(empty_db_dsn, migrations_copy)
+    target = migrations_copy / "002_historical_depegs.sql"
+    target.write_text(target.read_text() + "\n-- an innocent-looking edit\n")
+    (migrations_copy / "900_more.sql").write_text("create table more_stuff (id int);\n")
+    with pytest.raises(MigrationRefused, match="002_historical_depegs.sql was changed"):
+        migrate(empty_db_dsn, migrations_copy)
+    assert "more_stuff" not in tables(empty_db_dsn)
+
+
+def test_line_endings_do_not_count_as_a_change(empty_db_dsn: str, migrations_copy: Path) -> None:
+    """A migration checked out with CRLF line endings has the same checksum as with LF."""
+    migrate(empty_db_dsn, migrations_copy)
+    target = migrations_copy / "001_config_parameters.sql"
+    target.write_bytes(target.read_bytes().replace(b"\n", b"\r\n"))
+    assert checksum(target.read_text()) == load_migrations()[0].checksum
+    assert migrate(empty_db_dsn, migrations_copy).applied == ()
+
+
+def test_applied_migration_missing_on_disk_is_refused(
+    empty_db_dsn: str, migrations_copy: Path
+) -> None:
+    """A database with a migration this code does not know is refused, naming the migration."""
+    (migrations_copy / "900_newer.sql").write_text("select 1;\n")
+    migrate(empty_db_dsn, migrations_copy)
+    (migrations_copy / "900_newer.sql").unlink()
+    with pytest.raises(MigrationRefused, match="900_newer.sql"):
+        migrate(empty_db_dsn, migrations_copy)
+
+
+def test_failing_migration_changes_nothing(empty_db_dsn: str, migrations_copy: Path) -> None:
+    """A migration that fails is rolled back whole, named in the error, and left unrecorded."""
+    (migrations_copy / "900_broken.sql").write_text(
+        "create table half_done (id int);\nselect 1 / 0;\n"
+    )
+    with pytest.raises(MigrationRefused, match="900_broken.sql failed: division by zero"):
+        migrate(empty_db_dsn, migrations_copy)
+    assert "half_done" not in tables(empty_db_dsn)
+    assert 900 not in {v for v, _, _ in ledger(empty_db_dsn)}
+    assert "config_parameters" in tables(empty_db_dsn)
+
+
+def test_misnamed_migration_file_is_refused(migrations_copy: Path) -> None:
+    """A .sql file that does not follow NNN_name.sql is refused before anything runs."""
+    (migrations_copy / "6-extra.sql").write_text("select 1;\n")
+    with pytest.raises(MigrationRefused, match="6-extra.sql"):
+        load_migrations(migrations_copy)
+
+
+def test_cli_migrate_reports_what_it_did(empty_db_dsn: str) -> None:
+    """`syncd migrate` lists the files it applied, then says the database is up to date."""
+    runner = CliRunner()
+    first = runner.invoke(main, ["migrate", "--dsn", empty_db_dsn], catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "001_config_parameters.sql" in first.stdout
+    second = runner.invoke(main, ["migrate", "--dsn", empty_db_dsn], catch_exceptions=False)
+    assert second.exit_code == 0
+    assert "up to date" in second.stdout
+
+
+def test_cli_migrate_reads_tonsurance_dsn(
+    empty_db_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --dsn, `syncd migrate` uses the TONSURANCE_DSN environment variable."""
+    monkeypatch.setenv("TONSURANCE_DSN", empty_db_dsn)
+    result = CliRunner().invoke(main, ["migrate"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "config_parameters" in tables(empty_db_dsn)
+
+
+def test_cli_unreachable_database_is_one_line_and_exit_3() -> None:
+    """An unreachable database gives exit code 3 and one error line that hides the password."""
+    result = CliRunner().invoke(
+        main, ["migrate", "--dsn", "postgresql://u:secret@127.0.0.1:1/x"], catch_exceptions=False
+    )
+    assert result.exit_code == 3
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("syncd: error: cannot connect to PostgreSQL at postgresql://u:***@")
+    assert "secret" not in result.output
+    assert result.stdout == ""
