@@ -155,3 +155,79 @@ def throwaway_cluster() -> Iterator[ThrowawayCluster]:
                 cluster.stop("immediate")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+GIT_IDENTITY = ("-c", "user.name=Test Analyst", "-c", "user.email=analyst@tonsurance.test")
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in `cwd` with a fixed identity; return its stdout."""
+    done = subprocess.run(
+        ["git", *GIT_IDENTITY, *args], cwd=cwd, check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+@dataclass
+class ConfigRepo:
+    """A working clone holding the shipped config/ and schemas/, with a bare `origin` beside it."""
+
+    path: Path
+    remote: Path
+
+    def file(self, rel: str) -> Path:
+        return self.path / rel
+
+    def write(self, rel: str, text: str) -> None:
+        target = self.path / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+
+    def replace(self, rel: str, old: str, new: str) -> None:
+        """Replace the first `old` in a file; fail loudly when it is not there."""
+        text = (self.path / rel).read_text()
+        if old not in text:
+            raise AssertionError(f"{old!r} not found in {rel}")
+        (self.path / rel).write_text(text.replace(old, new, 1))
+
+    def commit(self, message: str, *, push: bool = True) -> str:
+        """Commit everything in the working tree (and push it); return the new sha."""
+        git(self.path, "add", "-A")
+        git(self.path, "commit", "-q", "--allow-empty", "-m", message)
+        if push:
+            self.push()
+        return self.head()
+
+    def change(self, rel: str, old: str, new: str, message: str | None = None, *, push: bool = True) -> str:
+        self.replace(rel, old, new)
+        return self.commit(message or f"{rel}: {old.strip()} -> {new.strip()}", push=push)
+
+    def revert(self, sha: str, *, push: bool = True) -> str:
+        git(self.path, "revert", "--no-edit", sha)
+        if push:
+            self.push()
+        return self.head()
+
+    def push(self, *, force: bool = False) -> None:
+        git(self.path, "push", "-q", *(["--force"] if force else []), "origin", "HEAD:main")
+
+    def head(self) -> str:
+        return git(self.path, "rev-parse", "HEAD")
+
+
+def make_config_repo(parent: Path) -> ConfigRepo:
+    """A bare remote `parent/origin.git` and a clone `parent/work` with one commit of the shipped config."""
+    from tonsurance.config.layout import CONFIG_DIR, SCHEMA_DIR, default_root
+
+    parent.mkdir(parents=True, exist_ok=True)
+    remote = parent / "origin.git"
+    work = parent / "work"
+    git(parent, "init", "-q", "--bare", "-b", "main", str(remote))
+    git(parent, "clone", "-q", str(remote), str(work))
+    git(work, "checkout", "-q", "-b", "main")
+    root = default_root()
+    for folder in (CONFIG_DIR, SCHEMA_DIR):
+        shutil.copytree(root / folder, work / folder)
+    repo = ConfigRepo(work, remote)
+    repo.commit("Initial configuration")
+    return repo

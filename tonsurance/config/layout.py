@@ -21,3 +21,18 @@ def schema_path(config_file: str) -> str:
     """`config/pricing.yaml` -> `schemas/pricing.schema.json`."""
     stem = config_file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return f"{SCHEMA_DIR}/{stem}.schema.json"
+
+
+def default_root() -> "Path":
+    """The folder holding the shipped `config/` and `schemas/`.
+
+    In a source checkout or editable install that is the repository root; in an installed wheel
+    it is `tonsurance/_data`, where the build copies both folders.
+    """
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "_data"
+    if (installed / CONFIG_DIR).is_dir():
+        return installed
+    return package.parent
