@@ -5,7 +5,7 @@ Amounts are USD until the end; the premium is integer cents. With `p` the `Prici
     rate     = p.base_rate[asset], else p.base_rate_default          (annual, fraction of coverage)
     risk     = max(0, 1 + sum(p.risk_weight[f] * risk_scores[f]))     (no scores: 1)
     trigger  = max(0, 1 + p.trigger_adjustment_factor
-                          * (trigger_price - p.trigger_base_price) / (1 - p.trigger_base_price))
+                          * (trigger_price - p.trigger_base_price) / p.trigger_base_price)
     size     = 1 - discount of the size tier with the largest threshold <= coverage  (none: 1)
     util     = multiplier of the utilization tier with the largest threshold <= utilization (none: 1)
     claims   = max(CLAIMS_FACTOR_FLOOR,
@@ -24,9 +24,9 @@ and the duration factor sqrt(days / duration_base_days) ("risk grows as the squa
 time") makes a policy longer than the base duration dearer per day and a shorter one cheaper.
 At the base duration (90 days) the factor is 1 and the premium is the plain pro-rated rate.
 
-The trigger's move is measured against the cushion between the base trigger and the $1 peg:
-with base 0.97 and factor 0.5, a trigger of 1.00 costs 1.5x, 0.97 costs 1x, 0.90 costs 0.5x.
-A trigger so deep that the factor would go negative prices at zero, so the minimums apply.
+The trigger factor moves the premium by the adjustment factor times the trigger's relative move
+from the base trigger price: with base 0.97 and factor 0.5, a trigger of 1.00 costs 1.5464%
+more and one of 0.90 costs 3.6082% less. No trigger given means the base trigger (factor 1).
 
 Claims experience: a loss ratio at the target (the default) gives 1; above it the premium rises,
 below it falls, by the dampener times the relative miss. CLAIMS_FACTOR_FLOOR keeps a book with
@@ -159,7 +159,7 @@ def _price(
     if trigger_price is not None and trigger_price != base_price:
         if not 0.0 < trigger_price <= 1.0:
             raise UsageProblem(f"trigger price must be in (0, 1], got {trigger_price}")
-        trigger += p.trigger_adjustment_factor * (trigger_price - base_price) / (1.0 - base_price)
+        trigger += p.trigger_adjustment_factor * (trigger_price - base_price) / base_price
         if trigger < 0.0:
             trigger = 0.0
 

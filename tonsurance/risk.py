@@ -242,7 +242,8 @@ class VarResult:
     seed: int
 
 
-def _quantile(sorted_losses: Sequence[float], confidence: float) -> float:
+def quantile(sorted_losses: Sequence[float], confidence: float) -> float:
+    """The c-quantile of ascending losses: the k-th smallest, k = ceil(c * n) (at least 1)."""
     n = len(sorted_losses)
     k = math.ceil(Fraction(Decimal(repr(confidence))) * n)
     return sorted_losses[min(max(k, 1), n) - 1]
@@ -306,8 +307,8 @@ def monte_carlo_var(
     losses.sort()
     c95, c99 = snap.risk.var_confidence_95, snap.risk.var_confidence_99
     return VarResult(
-        var_95=_quantile(losses, c95),
-        var_99=_quantile(losses, c99),
+        var_95=quantile(losses, c95),
+        var_99=quantile(losses, c99),
         confidence_95=c95,
         confidence_99=c99,
         expected_loss=math.fsum(losses) / n,
