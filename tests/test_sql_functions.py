@@ -285,7 +285,7 @@ def scenarios(db_dsn: str) -> str:
 
 
 def test_stressed_price_and_payout(scenarios: str) -> None:
-    """Stressed price is 1 + impact (NULL if absent); below the trigger coverage * (1 - price) pays."""
+    """Stressed price is 1 + impact (NULL if absent); below the trigger it pays coverage * drop."""
     rows = run(
         scenarios,
         "select get_stressed_asset_price('crash', 'TST'), get_stressed_asset_price('crash', 'NO'),"
