@@ -45,7 +45,7 @@ class ErrorBoundary(click.Group):
             log.debug("database connection lost", exc_info=True)
             fail(f"lost the database connection: {' '.join(str(exc).split())}", 3)
         except Exception as exc:
-            log.error("unexpected error in %s", ctx.invoked_subcommand, exc_info=True)
+            log.exception("unexpected error in %s", ctx.invoked_subcommand)
             if ctx.params.get("debug"):
                 traceback.print_exc()
             fail(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())}", 1)

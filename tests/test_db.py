@@ -26,8 +26,10 @@ def test_resolve_dsn_prefers_flag_then_environment(monkeypatch: pytest.MonkeyPat
     ("dsn", "shown"),
     [
         ("postgresql://u:secret@db.example:5432/x", "postgresql://u:***@db.example:5432/x"),
-        ("postgres://u:s%40cret@h/x?password=secret&sslmode=require",
-         "postgres://u:***@h/x?password=***&sslmode=require"),
+        (
+            "postgres://u:s%40cret@h/x?password=secret&sslmode=require",
+            "postgres://u:***@h/x?password=***&sslmode=require",
+        ),
         ("host=h user=u password=secret dbname=x", "host=h user=u password=*** dbname=x"),
         ("host=h password = 'se cret\\'s' user=u", "host=h password = *** user=u"),
         ("postgresql://u@h/x", "postgresql://u@h/x"),

@@ -66,9 +66,7 @@ def test_migrate_again_is_a_noop(db_dsn: str) -> None:
     assert ledger(db_dsn) == before
 
 
-def test_concurrent_migrates_apply_each_file_once(
-    empty_db_dsn: str, migrations_copy: Path
-) -> None:
+def test_concurrent_migrates_apply_each_file_once(empty_db_dsn: str, migrations_copy: Path) -> None:
     """Four migrate runs started together apply each file exactly once between them."""
     (migrations_copy / "000_hold_the_lock.sql").write_text("select pg_sleep(0.2);\n")
     start = threading.Barrier(4)

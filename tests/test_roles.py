@@ -63,8 +63,10 @@ def test_reader_can_read_parameters_and_call_read_functions(seeded: str) -> None
         "delete from stress_scenarios",
         "update sync_state set applied_commit = 'x'",
         "select * from config_audit_log",
-        "insert into config_audit_log (table_name, category, key, action, is_drift)"
-        " values ('x', 'x', 'x', 'INSERT', true)",
+        (
+            "insert into config_audit_log (table_name, category, key, action, is_drift)"
+            " values ('x', 'x', 'x', 'INSERT', true)"
+        ),
         "select run_stress_test('banking_crisis', '{}', 'reader')",
         "create table sneaky (id int)",
     ],

@@ -38,7 +38,11 @@ def audit_rows(dsn: str) -> list[tuple[Any, ...]]:
 
 
 def add_depeg(
-    conn: psycopg.Connection[Any], id: str, asset: str, low: float, start: dt.date,
+    conn: psycopg.Connection[Any],
+    id: str,
+    asset: str,
+    low: float,
+    start: dt.date,
     verified: bool = True,
 ) -> None:
     conn.execute(
@@ -73,8 +77,17 @@ def test_audit_records_commit_metadata_and_drift(db_dsn: str) -> None:
     run(db_dsn, "update config_parameters set value = '0.05' where key = 'base_rate_USDC'")
     first, second = audit_rows(db_dsn)
     assert first == (
-        "config_parameters", "pricing", "base_rate_USDC", "INSERT", None, 0.04,
-        "a" * 40, "Ada <ada@example.com>", "Raise USDC rate", False, "postgres",
+        "config_parameters",
+        "pricing",
+        "base_rate_USDC",
+        "INSERT",
+        None,
+        0.04,
+        "a" * 40,
+        "Ada <ada@example.com>",
+        "Raise USDC rate",
+        False,
+        "postgres",
     )
     assert second[3:10] == ("UPDATE", 0.04, 0.05, None, None, None, True)
 
@@ -117,8 +130,14 @@ def test_table_rows_are_audited_as_json_without_commit(db_dsn: str) -> None:
     depeg, scenario, deleted = audit_rows(db_dsn)
     assert depeg[1:4] == ("historical_depegs", "usdc-svb-2023", "INSERT")
     assert depeg[5] == {
-        "id": "usdc-svb-2023", "asset": "USDC", "low_price": 0.88, "start_date": "2023-03-10",
-        "duration_hours": 24, "cause": "test", "source": "test", "verified": True,
+        "id": "usdc-svb-2023",
+        "asset": "USDC",
+        "low_price": 0.88,
+        "start_date": "2023-03-10",
+        "duration_hours": 24,
+        "cause": "test",
+        "source": "test",
+        "verified": True,
     }
     assert scenario[1:4] == ("stress_scenarios", "banking_crisis", "INSERT")
     assert scenario[5]["price_impacts"] == {"USDC": -0.12}

@@ -46,7 +46,7 @@ def describe(dsn: str) -> str:
 
 def _password_of(dsn: str) -> str | None:
     try:
-        return conninfo_to_dict(dsn).get("password") or None
+        return str(conninfo_to_dict(dsn).get("password") or "") or None
     except psycopg.Error:
         return None
 

@@ -32,7 +32,7 @@ DATABASE_PREFIX = "tonsurance_test_"
 
 def database_name(dsn: str) -> str:
     """The database a DSN points at."""
-    return conninfo_to_dict(dsn).get("dbname") or ""
+    return str(conninfo_to_dict(dsn).get("dbname") or "")
 
 
 def create_database(admin_dsn: str | None = None, template: str | None = None) -> str:
@@ -113,7 +113,7 @@ class ThrowawayCluster:
         command = [str(self.bindir / args[0]), *args[1:]]
         if os.geteuid() == 0:
             command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, cwd=self.folder)
+        done = subprocess.run(command, check=False, capture_output=True, text=True, cwd=self.folder)
         if done.returncode != 0:
             output = " ".join((done.stderr or done.stdout).split())
             raise RuntimeError(f"{args[0]} failed with exit code {done.returncode}: {output}")
