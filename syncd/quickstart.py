@@ -1,0 +1,126 @@
+"""The README's first command: a database, the schema, the repository's HEAD applied, the status,
+and a quote read back from the database by a read-only service role.
+
+The database is `TONSURANCE_DSN` when set; else the `tonsurance` database on the local server at
+127.0.0.1:5432 (created when missing); else, when only the PostgreSQL binaries are installed, a
+private server started in `.local/postgres` of the project (ignored by git) and left running.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tonsurance.db import DSN_ENV, connect, describe
+from tonsurance.errors import TonsuranceError
+
+from syncd import engine
+from syncd.migrate import migrate
+from syncd.planview import summary_line
+from syncd.status import read_status, render_status
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+LOCAL_DIR = ROOT / ".local" / "postgres"
+LOCAL_PORT = 54329
+SERVICE_ROLE = "tonsurance_service"
+
+
+def _reachable(dsn: str) -> bool:
+    try:
+        with psycopg.connect(dsn, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _ensure_database(admin_dsn: str, name: str) -> str:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    return make_conninfo(admin_dsn, dbname=name)
+
+
+def _run_as_postgres(*command: str) -> None:
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*prefix, *command], check=True, capture_output=True, text=True)
+
+
+def _private_server() -> str:
+    """Start (creating it the first time) a server in .local/postgres; return its admin DSN."""
+    from tonsurance.testing import postgres_bindir
+
+    bindir = postgres_bindir()
+    data = LOCAL_DIR / "data"
+    dsn = f"postgresql://postgres@127.0.0.1:{LOCAL_PORT}/postgres"
+    if _reachable(dsn):
+        return dsn
+    LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        subprocess.run(["chown", "-R", "postgres:postgres", str(LOCAL_DIR)], check=True)
+    if not data.exists():
+        print(f"starting a private PostgreSQL in {LOCAL_DIR}", file=sys.stderr)
+        _run_as_postgres(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+    _run_as_postgres(
+        str(bindir / "pg_ctl"), "-D", str(data), "-l", str(LOCAL_DIR / "server.log"),
+        "-o", f"-p {LOCAL_PORT} -k {LOCAL_DIR} -c listen_addresses=127.0.0.1", "-w", "start",
+    )
+    return dsn
+
+
+def choose_database() -> str:
+    explicit = os.environ.get(DSN_ENV)
+    if explicit:
+        return explicit
+    if _reachable(LOCAL_SERVER):
+        return _ensure_database(LOCAL_SERVER, "tonsurance")
+    return _ensure_database(_private_server(), "tonsurance")
+
+
+def service_dsn(dsn: str) -> str:
+    """A login role in tonsurance_reader, as services connect (created when missing)."""
+    with connect(dsn, autocommit=True) as conn:
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (SERVICE_ROLE,)).fetchone()
+        if not exists:
+            try:
+                conn.execute(
+                    sql.SQL("create role {} login in role tonsurance_reader").format(sql.Identifier(SERVICE_ROLE))
+                )
+            except psycopg.errors.DuplicateObject:
+                pass
+    params = conninfo_to_dict(dsn)
+    params.pop("password", None)
+    params["user"] = SERVICE_ROLE
+    return make_conninfo(**{k: str(v) for k, v in params.items()})
+
+
+def main() -> int:
+    try:
+        dsn = choose_database()
+        print(f"database: {describe(dsn)}")
+        print(migrate(dsn).message)
+        report = engine.apply_commit(ROOT, "HEAD", dsn)
+        outcome = report.outcome
+        if outcome.outcome == "refused":
+            print(f"HEAD was refused: {outcome.reason}", file=sys.stderr)
+            return 1
+        print(f"apply {outcome.commit[:12]}: {outcome.outcome}. {summary_line(outcome.diff)}")
+        print(render_status(read_status(dsn)))
+        reader = service_dsn(dsn)
+        print(f"\nquote read by the service role {SERVICE_ROLE}:")
+        return subprocess.call(
+            [sys.executable, "-m", "tonsurance.cli", "quote", "USDC", "100000", "--days", "90", "--dsn", reader]
+        )
+    except TonsuranceError as exc:
+        print(f"quickstart: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
