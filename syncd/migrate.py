@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from syncd.errors import MigrationRefused
+from syncd.errors import MigrationRefused, Unavailable
 from tonsurance.db import connect
 
 LOCK_ID = 0x746F6E736D6967  # "tonsmig": serializes migrations per database
@@ -99,7 +99,9 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
 def _locked_ledger(conn: psycopg.Connection[Any]) -> dict[int, tuple[str, str]]:
     """Take the migration lock for this transaction and read the ledger: version -> (name, sum)."""
     conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_ID,))
-    conn.execute(LEDGER_DDL)
+    exists = conn.execute("select to_regclass('schema_migrations') is not null").fetchone()
+    if not (exists and exists[0]):
+        conn.execute(LEDGER_DDL)
     rows = conn.execute("select version, name, checksum from schema_migrations").fetchall()
     return {version: (name, digest) for version, name, digest in rows}
 
@@ -131,23 +133,30 @@ def migrate(dsn: str | None, directory: Path | None = None) -> MigrateResult:
             ledger = _locked_ledger(conn)
             _check_ledger(ledger, files)
         for mig in files:
-            if mig.version in ledger:
-                continue
-            with conn.transaction():
-                ledger = _locked_ledger(conn)
-                _check_ledger(ledger, files)
-                if mig.version in ledger:
-                    continue
-                try:
-                    conn.execute(mig.sql.encode())
-                except psycopg.OperationalError:
-                    raise
-                except psycopg.Error as exc:
-                    detail = " ".join(str(exc).split())
-                    raise MigrationRefused(f"{mig.filename} failed: {detail}") from None
-                conn.execute(
-                    "insert into schema_migrations (version, name, checksum) values (%s, %s, %s)",
-                    (mig.version, mig.name, mig.checksum),
-                )
-            applied.append(mig.filename)
+            if mig.version not in ledger and _apply(conn, mig, files):
+                applied.append(mig.filename)
     return MigrateResult(tuple(applied), len(files) - len(applied))
+
+
+def _apply(conn: psycopg.Connection[Any], mig: Migration, files: list[Migration]) -> bool:
+    """Apply one migration in its own transaction unless another run did; True if this one did."""
+    try:
+        with conn.transaction():
+            ledger = _locked_ledger(conn)
+            _check_ledger(ledger, files)
+            if mig.version in ledger:
+                return False
+            conn.execute(mig.sql.encode())
+            conn.execute(
+                "insert into schema_migrations (version, name, checksum) values (%s, %s, %s)",
+                (mig.version, mig.name, mig.checksum),
+            )
+    except psycopg.OperationalError as exc:
+        raise Unavailable(
+            f"the database connection failed while applying {mig.filename}, which was rolled "
+            f"back ({' '.join(str(exc).split())}); run syncd migrate again"
+        ) from None
+    except psycopg.Error as exc:
+        detail = " ".join(str(exc).split())
+        raise MigrationRefused(f"{mig.filename} failed: {detail}") from None
+    return True

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from syncd.cli import main
-from syncd.errors import MigrationRefused
+from syncd.errors import MigrationRefused, Unavailable
 from syncd.migrate import MigrateResult, checksum, load_migrations, migrate, migrations_dir
 
 EXPECTED_TABLES = {
@@ -131,6 +131,20 @@ def test_failing_migration_changes_nothing(empty_db_dsn: str, migrations_copy: P
         migrate(empty_db_dsn, migrations_copy)
     assert "half_done" not in tables(empty_db_dsn)
     assert 900 not in {v for v, _, _ in ledger(empty_db_dsn)}
+    assert "config_parameters" in tables(empty_db_dsn)
+
+
+def test_connection_lost_mid_migration_is_unavailable(
+    empty_db_dsn: str, migrations_copy: Path
+) -> None:
+    """A connection lost inside a migration rolls it back and raises Unavailable (exit 3)."""
+    (migrations_copy / "900_cut.sql").write_text(
+        "create table half_done (id int);\nselect pg_terminate_backend(pg_backend_pid());\n"
+    )
+    with pytest.raises(Unavailable, match="while applying 900_cut.sql") as info:
+        migrate(empty_db_dsn, migrations_copy)
+    assert info.value.exit_code == 3
+    assert "half_done" not in tables(empty_db_dsn)
     assert "config_parameters" in tables(empty_db_dsn)
 
 
