@@ -1,0 +1,31 @@
+"""The shipped `config/` as a snapshot: what a service uses when it never reached the database.
+
+The files are checked with the same schemas and rules as a commit that syncd applies, so the
+defaults can never hold a value the database would refuse.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tonsurance.config.layout import default_root
+from tonsurance.config.model import ParamKey
+from tonsurance.config.snapshot import snapshot_from_state
+from tonsurance.config.sources import read_directory
+from tonsurance.config.typed import TypedView, typed_view
+from tonsurance.config.validation import validate_sources
+from tonsurance.errors import InvalidConfig
+
+
+def load_file_defaults(root: str | os.PathLike[str] | None = None) -> TypedView:
+    """Validate `root/config` (default: the shipped one) and return it as a typed view."""
+    base = Path(root) if root is not None else default_root()
+    result = validate_sources(read_directory(base))
+    if not result.ok or result.state is None:
+        first = str(result.problems[0]) if result.problems else "no configuration found"
+        more = len(result.problems) - 1
+        extra = f" (and {more} more problems)" if more > 0 else ""
+        raise InvalidConfig(f"the file defaults in {base} are invalid: {first}{extra}")
+    types: dict[ParamKey, str] = {k: p.value_type for k, p in result.state.parameters.items()}
+    return typed_view(snapshot_from_state(result.state, source="file"), types)

@@ -1,0 +1,356 @@
+"""The configuration loader every service holds: an immutable snapshot, kept current.
+
+Reads never touch the database or a lock: `loader.snapshot` and the typed accessors read the
+current `TypedView`, which a reload replaces by one reference assignment. Reloads are serialised
+by a lock that readers never take; they come from a background thread every `interval` seconds
+and from a LISTEN thread the moment syncd's NOTIFY arrives. After a reconnect the LISTEN thread
+listens again and reloads at once, because notifications sent while it was away are lost.
+
+The first load comes from the database, else from the shipped file defaults (validated with the
+same schemas). Once loaded, a failing database never replaces the snapshot: the last good one
+stays, failures are counted, retries back off, and the loader recovers by itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from tonsurance import pricing
+from tonsurance.config.dbread import open_reader, read_config
+from tonsurance.config.filedefaults import load_file_defaults
+from tonsurance.config.model import Snapshot
+from tonsurance.config.stats import Counters, Tally
+from tonsurance.config.typed import EMPTY_VIEW, TypedView, typed_view
+from tonsurance.db import NOTIFY_CHANNEL, connect, describe, redact, resolve_dsn
+from tonsurance.errors import TonsuranceError, Unavailable, UsageProblem
+
+log = logging.getLogger("tonsurance.config")
+
+RETRY_FIRST = 0.5
+RETRY_MAX = 30.0
+LISTEN_POLL = 0.5
+_MISSING: Any = object()
+
+Subscriber = Callable[[Snapshot], None]
+
+
+def retry_delay(failures: int, interval: float) -> float:
+    """Seconds to wait after `failures` failures in a row: doubling from RETRY_FIRST, capped."""
+    return min(interval, RETRY_MAX, RETRY_FIRST * 2.0 ** max(failures - 1, 0))
+
+
+class ConfigLoader:
+    """Holds the current configuration snapshot and keeps it in step with the database."""
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        interval: float = 60.0,
+        listen: bool = True,
+        defaults_root: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not interval > 0:
+            raise UsageProblem(f"the reload interval must be a positive number of seconds, got {interval}")
+        self._dsn = dsn
+        self._interval = float(interval)
+        self._listen = listen
+        self._defaults_root = defaults_root
+        self._view: TypedView = EMPTY_VIEW
+        self._hits = Tally()
+        self._ticks = self._hits.ticks
+        self._counters = Counters()
+        self._reload_lock = threading.RLock()
+        self._reader: psycopg.Connection[Any] | None = None
+        self._checked_at: float | None = None
+        self._listening = False
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self._warned: set[tuple[str, str, str]] = set()
+        self._warn_lock = threading.Lock()
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self, *, background: bool = True) -> ConfigLoader:
+        """Load the first snapshot (database, else file defaults) and start the reload threads.
+
+        Raises Unavailable when neither the database nor the file defaults give a configuration.
+        """
+        if self._threads:
+            raise UsageProblem("the loader is already started")
+        try:
+            self.reload()
+        except UsageProblem:
+            raise
+        except TonsuranceError as db_error:
+            if self._view.snapshot is None:
+                self._load_file_defaults(db_error)
+        if background:
+            self._stop.clear()
+            self._spawn("tonsurance-config-reload", self._reload_loop)
+            if self._listen:
+                self._spawn("tonsurance-config-listen", self._listen_loop)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the background threads and close the database connections."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+        with self._reload_lock:
+            self._drop_reader()
+
+    def __enter__(self) -> ConfigLoader:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _load_file_defaults(self, db_error: TonsuranceError) -> None:
+        try:
+            view = load_file_defaults(self._defaults_root)
+        except TonsuranceError as file_error:
+            raise Unavailable(
+                f"no configuration available: {db_error}; and {file_error}"
+            ) from None
+        log.warning("configuration database unavailable (%s); using the file defaults", db_error)
+        with self._reload_lock:
+            if self._view.snapshot is None:
+                self._view = view
+
+    # -- reloading ----------------------------------------------------------------------------
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Read the applied configuration; return True when a new snapshot was swapped in.
+
+        A reload that finds the commit already loaded does nothing more (unless `force`). A
+        failure keeps the current snapshot, is counted, and is raised.
+        """
+        with self._reload_lock:
+            current = self._view.snapshot
+            known = None if force or current is None or current.source != "database" else current.commit
+            try:
+                found = read_config(self._reader_connection(), known)
+            except TonsuranceError as exc:
+                self._reload_failed(exc)
+                raise
+            except psycopg.Error as exc:
+                self._drop_reader()
+                error = Unavailable(
+                    f"cannot read the configuration from {describe(resolve_dsn(self._dsn))}: "
+                    f"{redact(' '.join(str(exc).split()))}"
+                )
+                self._reload_failed(error)
+                raise error from None
+            self._checked_at = time.monotonic()
+            if self._counters.consecutive_failures:
+                log.info("configuration database reachable again")
+            if found is None:
+                self._counters.reloaded(False)
+                return False
+            self._view = typed_view(found.snapshot, found.types)
+            self._counters.reloaded(True)
+            log.info("configuration loaded from the database at commit %s", found.snapshot.commit)
+            self._notify(found.snapshot)
+            return True
+
+    def _reader_connection(self) -> psycopg.Connection[Any]:
+        if self._reader is None or self._reader.closed or self._reader.broken:
+            self._drop_reader()
+            self._reader = open_reader(self._dsn)
+        return self._reader
+
+    def _drop_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+
+    def _reload_failed(self, error: TonsuranceError) -> None:
+        failures = self._counters.failed(str(error))
+        level = logging.WARNING if failures == 1 else logging.DEBUG
+        log.log(level, "configuration reload failed (%d in a row): %s", failures, error)
+
+    def _reload_quietly(self) -> bool:
+        try:
+            return self.reload()
+        except TonsuranceError:
+            return False
+
+    def _reload_loop(self) -> None:
+        delay = self._interval
+        while not self._stop.wait(delay):
+            try:
+                self.reload()
+                delay = self._interval
+            except TonsuranceError:
+                delay = retry_delay(self._counters.consecutive_failures, self._interval)
+            except Exception:
+                log.exception("unexpected error while reloading the configuration")
+                delay = self._interval
+
+    def _listen_loop(self) -> None:
+        failures = 0
+        listen = sql.SQL("listen {}").format(sql.Identifier(NOTIFY_CHANNEL))
+        while not self._stop.is_set():
+            try:
+                with connect(self._dsn, autocommit=True) as conn:
+                    conn.execute(listen)
+                    self._listening = True
+                    failures = 0
+                    self._reload_quietly()
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=LISTEN_POLL):
+                            self._reload_quietly()
+                            if self._stop.is_set():
+                                break
+            except (TonsuranceError, psycopg.Error) as exc:
+                failures += 1
+                level = logging.WARNING if failures == 1 else logging.DEBUG
+                log.log(level, "configuration LISTEN connection lost: %s", redact(" ".join(str(exc).split())))
+            except Exception:
+                failures += 1
+                log.exception("unexpected error while listening for configuration changes")
+            finally:
+                self._listening = False
+            self._stop.wait(retry_delay(failures, RETRY_MAX))
+
+    # -- subscribers --------------------------------------------------------------------------
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call `callback(snapshot)` after each change of snapshot; returns an unsubscribe function."""
+        with self._reload_lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._reload_lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
+
+        return unsubscribe
+
+    def _notify(self, snapshot: Snapshot) -> None:
+        for callback in self._subscribers:
+            try:
+                callback(snapshot)
+            except Exception:
+                log.exception("configuration subscriber %r failed", callback)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The current snapshot; hold it for a whole computation so it never mixes two commits."""
+        snap = self._view.snapshot
+        if snap is None:
+            raise Unavailable("no configuration is loaded; call start() first")
+        return snap
+
+    def get_float(self, category: str, key: str, default: float) -> float:
+        """A float (or int) parameter as a float; the default when missing or of another type."""
+        value = self._view.floats.get((category, key))
+        if value is None:
+            return self._fallback(category, key, default, "float")
+        next(self._ticks)
+        return value
+
+    def get_int(self, category: str, key: str, default: int) -> int:
+        """An int parameter; the default when missing or of another type."""
+        value = self._view.ints.get((category, key))
+        if value is None:
+            return self._fallback(category, key, default, "int")
+        next(self._ticks)
+        return value
+
+    def get_str(self, category: str, key: str, default: str) -> str:
+        """A string parameter; the default when missing or of another type."""
+        value = self._view.strs.get((category, key))
+        if value is None:
+            return self._fallback(category, key, default, "string")
+        next(self._ticks)
+        return value
+
+    def get_json(self, category: str, key: str, default: Any) -> Any:
+        """Any parameter as its JSON value (objects and arrays copied); the default when missing."""
+        value = self._view.values.get((category, key), _MISSING)
+        if value is _MISSING:
+            return self._fallback(category, key, default, "json")
+        next(self._ticks)
+        return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+
+    def _fallback(self, category: str, key: str, default: Any, wanted: str) -> Any:
+        self._counters.miss()
+        found = self._view.types.get((category, key))
+        if found is not None and self._first_time(category, key, wanted):
+            log.warning(
+                "configuration %s.%s is of type %s, not %s; using the default %r",
+                category, key, found, wanted, default,
+            )
+        return default
+
+    def _first_time(self, category: str, key: str, wanted: str) -> bool:
+        with self._warn_lock:
+            seen = (category, key, wanted) in self._warned
+            self._warned.add((category, key, wanted))
+        return not seen
+
+    # -- the source document's helpers ----------------------------------------------------------
+
+    def get_base_rate(self, asset: str) -> float:
+        """The asset's annual base rate (the default rate for an unknown asset)."""
+        return pricing.get_base_rate(self.snapshot.pricing, asset)
+
+    def get_risk_weight(self, factor: str) -> float:
+        """The weight of a risk-adjustment factor."""
+        return pricing.get_risk_weight(self.snapshot.pricing, factor)
+
+    def get_utilization_multiplier(self, utilization: float) -> float:
+        """The premium multiplier at a vault utilization."""
+        return pricing.get_utilization_multiplier(self.snapshot.pricing, utilization)
+
+    def get_size_discount(self, coverage_usd: float) -> float:
+        """The size discount for a coverage amount."""
+        return pricing.get_size_discount(self.snapshot.pricing, coverage_usd)
+
+    # -- stats --------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters and the state of the snapshot, as plain values."""
+        snap = self._view.snapshot
+        counters = self._counters
+        now = time.monotonic()
+        checked = self._checked_at
+        return {
+            "hits": self._hits.value(),
+            "misses": counters.misses,
+            "reloads": counters.reloads,
+            "changes": counters.changes,
+            "reload_failures": counters.reload_failures,
+            "consecutive_failures": counters.consecutive_failures,
+            "source": snap.source if snap is not None else "default",
+            "commit": snap.commit if snap is not None else None,
+            "age_seconds": now - snap.loaded_at if snap is not None else None,
+            "checked_seconds_ago": now - checked if checked is not None else None,
+            "listening": self._listening,
+            "last_error": counters.last_error,
+        }
+
+    def register_metrics(self, registry: Any = None, *, prefix: str = "tonsurance_config") -> Any:
+        """Expose the stats as Prometheus metrics on `registry` (default: the global one)."""
+        from tonsurance.config.metrics import register
+
+        return register(self, registry, prefix)
