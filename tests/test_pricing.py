@@ -53,10 +53,11 @@ def test_premium_cents_matches_the_quote() -> None:
     for asset in ("USDC", "FRAX", "NOPE"):
         for coverage in (500, 99_999.99, 100_000, 2_500_000, 12_000_000):
             for days in (1, 30, 90, 365):
-                kwargs = {"utilization": 0.8, "loss_ratio": 0.55}
-                quote = calculate_premium(PRICING, asset, coverage, days, 0.95, **kwargs)
-                assert premium_cents(PRICING, asset, coverage, days, 0.95, **kwargs) == (
-                    quote.premium_cents
+                quote = calculate_premium(
+                    PRICING, asset, coverage, days, 0.95, utilization=0.8, loss_ratio=0.55
+                )
+                assert quote.premium_cents == premium_cents(
+                    PRICING, asset, coverage, days, 0.95, utilization=0.8, loss_ratio=0.55
                 )
 
 
@@ -231,16 +232,17 @@ def test_claims_experience_adjusts_with_dampening_and_a_floor() -> None:
 
 
 def test_bad_quote_inputs_are_usage_errors() -> None:
-    """Zero coverage, zero days, negative utilization or a trigger above $1 are refused."""
-    for args, kwargs in (
-        ((0, 90), {}),
-        ((100_000, 0), {}),
-        ((100_000, 90), {"utilization": -0.1}),
-        ((100_000, 90, 1.2), {}),
-        ((100_000, 90), {"loss_ratio": -1.0}),
-    ):
-        with pytest.raises(UsageProblem):
-            premium_cents(PRICING, "USDC", *args, **kwargs)
+    """Zero coverage, zero days, negative utilization or loss ratio, or a trigger above $1 fail."""
+    with pytest.raises(UsageProblem, match="coverage"):
+        premium_cents(PRICING, "USDC", 0, 90)
+    with pytest.raises(UsageProblem, match="duration"):
+        premium_cents(PRICING, "USDC", 100_000, 0)
+    with pytest.raises(UsageProblem, match="utilization"):
+        premium_cents(PRICING, "USDC", 100_000, 90, utilization=-0.1)
+    with pytest.raises(UsageProblem, match="trigger"):
+        premium_cents(PRICING, "USDC", 100_000, 90, 1.2)
+    with pytest.raises(UsageProblem, match="loss ratio"):
+        premium_cents(PRICING, "USDC", 100_000, 90, loss_ratio=-1.0)
 
 
 @pytest.mark.parametrize(

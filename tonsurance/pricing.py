@@ -139,7 +139,10 @@ def _price(
     if not utilization >= 0:
         raise UsageProblem(f"utilization must be 0 or more, got {utilization}")
 
-    rate = p.base_rate.get(asset, p.base_rate_default)
+    try:
+        rate = p.base_rate[asset]
+    except KeyError:
+        rate = p.base_rate_default
 
     risk = 1.0
     if risk_scores:
@@ -155,10 +158,10 @@ def _price(
             risk = 0.0
 
     trigger = 1.0
-    base_price = p.trigger_base_price
-    if trigger_price is not None and trigger_price != base_price:
+    if trigger_price is not None:
         if not 0.0 < trigger_price <= 1.0:
             raise UsageProblem(f"trigger price must be in (0, 1], got {trigger_price}")
+        base_price = p.trigger_base_price
         trigger += p.trigger_adjustment_factor * (trigger_price - base_price) / base_price
         if trigger < 0.0:
             trigger = 0.0
