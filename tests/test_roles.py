@@ -101,7 +101,8 @@ def test_roles_cannot_log_in(db_dsn: str) -> None:
     """Both roles are group roles: operators grant them to their own login roles."""
     with psycopg.connect(db_dsn) as conn:
         rows = conn.execute(
-            "select rolname, rolcanlogin from pg_roles where rolname like 'tonsurance_%' order by 1"
+            "select rolname, rolcanlogin from pg_roles where rolname = any(%s) order by 1",
+            ([READER, WRITER],),
         ).fetchall()
     assert rows == [(READER, False), (WRITER, False)]
 
