@@ -1,0 +1,133 @@
+"""The `tonsurance` command: a premium quote from the configuration syncd put in the database.
+
+Errors are handled once, here: a TonsuranceError becomes one line `tonsurance: error: <message>`
+on stderr and its exit code (0 ok, 1 invalid, 2 usage, 3 unavailable); anything unexpected
+becomes one line and exit 1, with the traceback on stderr only under `--debug`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import traceback
+from typing import Any
+
+import click
+import psycopg
+
+from tonsurance.config.layout import CONFIG_DIR, default_root
+from tonsurance.config.loader import ConfigLoader
+from tonsurance.config.model import Snapshot
+from tonsurance.db import describe, resolve_dsn
+from tonsurance.errors import TonsuranceError, UsageProblem
+from tonsurance.pricing import Quote, calculate_premium
+
+log = logging.getLogger("tonsurance")
+log.addHandler(logging.NullHandler())
+
+PROG = "tonsurance"
+
+
+def fail(message: str, exit_code: int) -> None:
+    """Print one error line on stderr and exit with `exit_code`."""
+    click.echo(f"{PROG}: error: {message}", err=True)
+    raise click.exceptions.Exit(exit_code)
+
+
+class ErrorBoundary(click.Group):
+    """A click group that turns every error of its subcommands into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except TonsuranceError as exc:
+            log.debug("command failed", exc_info=True)
+            fail(str(exc), exc.exit_code)
+        except psycopg.OperationalError as exc:
+            log.debug("database connection lost", exc_info=True)
+            fail(f"lost the database connection: {' '.join(str(exc).split())}", 3)
+        except Exception as exc:
+            log.error("unexpected error in %s", ctx.invoked_subcommand, exc_info=True)
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+            fail(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())}", 1)
+        return None
+
+
+@click.group(cls=ErrorBoundary)
+@click.option("--debug", is_flag=True, help="Print tracebacks of unexpected errors.")
+def main(debug: bool) -> None:
+    """Tonsurance pricing from the configuration synced from git."""
+
+
+def load_snapshot(dsn: str | None) -> tuple[Snapshot, str | None]:
+    """The database's snapshot, else the file defaults with the reason the database failed."""
+    loader = ConfigLoader(dsn, listen=False)
+    try:
+        loader.start(background=False)
+        snap = loader.snapshot
+        reason = None if snap.source == "database" else loader.stats()["last_error"]
+    finally:
+        loader.stop()
+    return snap, reason
+
+
+def _usd(amount: float) -> str:
+    return f"{amount:,.2f} USD"
+
+
+def _cents(cents: int) -> str:
+    return f"{cents // 100:,}.{cents % 100:02d} USD"
+
+
+def render_quote(quote: Quote, snap: Snapshot, coverage_usd: float, days: int, dsn: str | None) -> str:
+    """The premium, each factor that made it, and where the configuration came from."""
+    p = snap.pricing
+    rate_note = "" if quote.asset in p.base_rate else f"  (no rate for {quote.asset}: default rate)"
+    minimum_note = "  (applied)" if quote.minimum_applied else ""
+    if snap.source == "database":
+        origin = f"database {describe(resolve_dsn(dsn))}, commit {snap.commit}"
+    else:
+        origin = f"file defaults in {default_root() / CONFIG_DIR}"
+    lines = [
+        f"{quote.asset}: {_usd(coverage_usd)} of coverage for {days} days",
+        f"premium              {_cents(quote.premium_cents)}",
+        f"  base rate          {quote.base_rate:.6f} a year{rate_note}",
+        f"  risk factor        {quote.risk_factor:.6f}",
+        f"  trigger factor     {quote.trigger_factor:.6f}",
+        f"  size factor        {quote.size_factor:.6f}",
+        f"  utilization mult.  {quote.utilization_multiplier:.6f}",
+        f"  claims factor      {quote.claims_factor:.6f}",
+        f"  duration factor    {quote.duration_factor:.6f}  (sqrt({days} / {p.duration_base_days}))",
+        f"  rated premium      {_usd(quote.computed_usd)}",
+        f"  minimum premium    {_usd(quote.minimum_usd)}{minimum_note}",
+        f"configuration: {origin}",
+    ]
+    return "\n".join(lines)
+
+
+def _finite(name: str, value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise UsageProblem(f"{name} must be a finite number, got {value}")
+
+
+@main.command()
+@click.argument("asset")
+@click.argument("coverage_usd", type=float, metavar="COVERAGE_USD")
+@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True, help="Policy duration.")
+@click.option("--trigger", type=float, default=None, metavar="PRICE", help="Trigger price; default the base trigger.")
+@click.option("--utilization", type=float, default=0.0, show_default=True, metavar="U", help="Vault utilization, 0 to 1.")
+@click.option("--dsn", default=None, metavar="DSN", help="Database address; default TONSURANCE_DSN, else libpq's PG* variables.")
+def quote(
+    asset: str, coverage_usd: float, days: int, trigger: float | None, utilization: float, dsn: str | None
+) -> None:
+    """Quote the premium for COVERAGE_USD of ASSET; falls back to the file defaults without a database."""
+    for name, value in (("coverage", coverage_usd), ("trigger", trigger), ("utilization", utilization)):
+        _finite(name, value)
+    snap, reason = load_snapshot(dsn)
+    if reason is not None:
+        click.echo(f"{PROG}: warning: using the file defaults; {reason}", err=True)
+    result = calculate_premium(snap, asset, coverage_usd, days, trigger, utilization=utilization)
+    click.echo(render_quote(result, snap, coverage_usd, days, dsn))
