@@ -34,8 +34,16 @@ def empty_db_dsn(postgres_server: str) -> Iterator[str]:
         yield dsn
 
 
+@pytest.fixture(scope="session")
+def migrated_template(postgres_server: str) -> Iterator[str]:
+    """Name of a database migrated once per session, copied for each test that needs one."""
+    with testing.fresh_database(postgres_server) as dsn:
+        migrate(dsn)
+        yield testing.database_name(dsn)
+
+
 @pytest.fixture
-def db_dsn(empty_db_dsn: str) -> str:
-    """DSN of a fresh database with every migration applied."""
-    migrate(empty_db_dsn)
-    return empty_db_dsn
+def db_dsn(postgres_server: str, migrated_template: str) -> Iterator[str]:
+    """DSN of a fresh database with every migration applied, dropped after the test."""
+    with testing.fresh_database(postgres_server, template=migrated_template) as dsn:
+        yield dsn
