@@ -102,11 +102,20 @@ def validate(repo: str, commit: str | None, fmt: str) -> None:
 @dsn_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does.")
+@click.option(
+    "--guardrails/--no-guardrails", default=None,
+    help="Check the change against the review policy's guardrails (default: on with --base/--head).",
+)
+@click.option(
+    "--policy", "policy_path", default=None, metavar="PATH",
+    help="Review policy file (default: .github/config-policy.yaml of the base commit).",
+)
+@click.option("--override", is_flag=True, help="Accept flagged changes (the pull-request label config-override).")
 def plan(
     repo: str, commit: str | None, base: str | None, head: str | None, dsn: str | None, fmt: str,
-    detailed_exitcode: bool,
+    detailed_exitcode: bool, guardrails: bool | None, policy_path: str | None, override: bool,
 ) -> None:
-    """Show what applying a commit would change."""
+    """Show what applying a commit would change; with --base/--head also its impact and guardrails."""
     from syncd import engine
     from syncd.errors import UsageProblem
     from syncd.planview import RENDERERS
@@ -115,15 +124,47 @@ def plan(
     if base is not None or head is not None:
         if commit is not None or base is None:
             raise UsageProblem("--base and --head go together (head defaults to HEAD), without --commit")
-        _, after, diff = engine.plan_between(repo, base, head or "HEAD")
-        prepared = after
-    else:
-        prepared, diff = engine.plan_against_database(repo, commit or "HEAD", dsn)
+        _plan_review(repo, base, head or "HEAD", fmt, detailed_exitcode, guardrails, policy_path, override)
+        return
+    if guardrails or policy_path or override:
+        raise UsageProblem("--guardrails, --policy and --override judge a change: use them with --base/--head")
+    prepared, diff = engine.plan_against_database(repo, commit or "HEAD", dsn)
     if not prepared.validation.ok:
         click.echo(render_problems(prepared.validation), err=True)
         raise click.exceptions.Exit(1)
     click.echo(RENDERERS[fmt](diff))
     if detailed_exitcode and not diff.empty:
+        raise click.exceptions.Exit(2)
+
+
+def _plan_review(
+    repo: str, base: str, head: str, fmt: str, detailed_exitcode: bool,
+    guardrails: bool | None, policy_path: str | None, override: bool,
+) -> None:
+    """`plan --base --head`: the review, then one error line per flagged change and exit 1."""
+    from syncd.report import render_text as render_problems
+    from syncd.review import review_between
+    from syncd.reviewview import RENDERERS
+
+    review = review_between(
+        repo, base, head, policy_path=policy_path, guardrails=guardrails is not False, override=override
+    )
+    if not review.after.validation.ok:
+        click.echo(render_problems(review.after.validation), err=True)
+        raise click.exceptions.Exit(1)
+    if not review.before.validation.ok:
+        problems = len(review.before.validation.problems)
+        click.echo(f"{PROG}: warning: the base {base} does not validate ({problems} problems)", err=True)
+    click.echo(RENDERERS[fmt](review))
+    checks = review.guardrails
+    if checks is not None and checks.findings:
+        if checks.override is not None:
+            click.echo(f"{PROG}: warning: {len(checks.findings)} flagged, {checks.override.describe()}", err=True)
+        else:
+            for finding in checks.findings:
+                click.echo(f"{PROG}: error: guardrail: {finding}", err=True)
+            raise click.exceptions.Exit(1)
+    if detailed_exitcode and not review.diff.empty:
         raise click.exceptions.Exit(2)
 
 
@@ -184,3 +225,50 @@ def history(name: str, repo: str, dsn: str | None) -> None:
 
     entries, drift = run_history(repo, name, dsn)
     click.echo(render_history(name, entries, drift))
+
+
+@main.command()
+@click.option("--repo", required=True, envvar="SYNCD_REPO", show_envvar=True, metavar="PATH_OR_URL",
+              help="The repository to follow: a local path, file://, ssh:// or https:// address.")
+@click.option("--branch", default="main", show_default=True, envvar="SYNCD_BRANCH", show_envvar=True)
+@dsn_option
+@click.option("--interval", type=click.FloatRange(min=0.05), default=30.0, show_default=True,
+              envvar="SYNCD_INTERVAL", show_envvar=True, metavar="SECONDS", help="Seconds between fetches.")
+@click.option("--listen", default="127.0.0.1:9187", show_default=True, envvar="SYNCD_LISTEN", show_envvar=True,
+              metavar="HOST:PORT", help="Address for /healthz, /readyz, /status, /metrics, POST /hooks/git.")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None,
+              envvar="SYNCD_STATE_DIR", show_envvar=True,
+              help="Where the mirror lives [default: $STATE_DIRECTORY, else ~/.cache/syncd].")
+@click.option("--self-heal/--no-self-heal", default=True, show_default=True,
+              help="Put drift back to the applied commit, or only report it.")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="For a local repository, watch the branch ref and apply within a second.")
+@click.option("--fetch-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              metavar="SECONDS", help="Give up on a fetch after this long.")
+@click.option("--stop-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              metavar="SECONDS", help="On SIGTERM, time for the apply in flight before it is rolled back.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              envvar="SYNCD_LOG_FORMAT", show_envvar=True)
+@click.option("--once", is_flag=True, help="Run one cycle and exit (1 if the head was refused, 3 if unavailable).")
+def run(
+    repo: str, branch: str, dsn: str | None, interval: float, listen: str, state_dir: str | None,
+    self_heal: bool, watch: bool, fetch_timeout: float, stop_timeout: float, log_format: str, once: bool,
+) -> None:
+    """Keep the database at the newest commit of a branch: poll, watch, webhook, self-heal."""
+    from pathlib import Path
+
+    from syncd.daemon import RunOptions, run_daemon
+    from syncd.logs import setup_logging
+
+    setup_logging(log_format)
+    code = run_daemon(RunOptions(
+        repo=repo, branch=branch, dsn=dsn, interval=interval, listen=listen or None,
+        state_dir=Path(state_dir) if state_dir else None,
+        self_heal=self_heal, watch=watch, fetch_timeout=fetch_timeout, stop_timeout=stop_timeout, once=once,
+    ))
+    if code:
+        raise click.exceptions.Exit(code)
+
+
+if __name__ == "__main__":
+    main(prog_name=PROG)

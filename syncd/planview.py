@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from syncd.diff import Diff, ParamChange, RowChange
@@ -52,8 +53,14 @@ def summary_line(diff: Diff) -> str:
     return f"Plan: {c['add']} to add, {c['change']} to change, {c['remove']} to remove."
 
 
-def render_text(diff: Diff) -> str:
-    lines = [_param_line(c) for c in diff.params] + [_row_line(r) for r in diff.rows]
+def _flagged(line: str, name: str, flags: Mapping[str, str] | None) -> str:
+    return f"{line}  [flagged: {flags[name]}]" if flags and name in flags else line
+
+
+def render_text(diff: Diff, flags: Mapping[str, str] | None = None) -> str:
+    """One line per change; `flags` maps a change's name to a reason printed beside it."""
+    lines = [_flagged(_param_line(c), c.name, flags) for c in diff.params]
+    lines += [_flagged(_row_line(r), f"{r.table}[{r.id}]", flags) for r in diff.rows]
     lines.append(summary_line(diff))
     return "\n".join(lines)
 
@@ -87,19 +94,26 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(diff: Diff) -> str:
+def _flag_cell(name: str, flags: Mapping[str, str] | None) -> str:
+    return f" ⚠️ **{_cell(flags[name])}**" if flags and name in flags else ""
+
+
+def render_markdown(diff: Diff, flags: Mapping[str, str] | None = None) -> str:
+    """Tables of changed parameters and rows; `flags` maps a change's name to a reason beside it."""
     if diff.empty:
         return "No configuration changes.\n"
     out = ["| | parameter | old | new | change |", "|---|---|---|---|---|"]
     for c in diff.params:
         old = show(c.old.value) if c.old else ""
         new = show(c.new.value) if c.new else ""
-        out.append(f"| {_SIGN[c.action]} | `{_cell(c.name)}` | {_cell(old)} | {_cell(new)} | {relative_text(c)} |")
+        change = (relative_text(c) + _flag_cell(c.name, flags)).strip()
+        out.append(f"| {_SIGN[c.action]} | `{_cell(c.name)}` | {_cell(old)} | {_cell(new)} | {change} |")
     if diff.rows:
         out += ["", "| | table | row | what changed |", "|---|---|---|---|"]
         for r in diff.rows:
             what = ", ".join(r.columns) if r.action == "change" else r.action
-            out.append(f"| {_SIGN[r.action]} | {r.table} | `{_cell(r.id)}` | {_cell(what)} |")
+            what = _cell(what) + _flag_cell(f"{r.table}[{r.id}]", flags)
+            out.append(f"| {_SIGN[r.action]} | {r.table} | `{_cell(r.id)}` | {what} |")
     out += ["", summary_line(diff)]
     return "\n".join(out) + "\n"
 
