@@ -6,12 +6,13 @@ import shutil
 import threading
 from pathlib import Path
 
+import click
 import psycopg
 import pytest
 from click.testing import CliRunner
 
-from syncd.cli import main
-from syncd.errors import MigrationRefused, Unavailable
+from syncd.cli import ErrorBoundary, main
+from syncd.errors import MigrationRefused, PlanRefused, Unavailable
 from syncd.migrate import MigrateResult, checksum, load_migrations, migrate, migrations_dir
 
 EXPECTED_TABLES = {
@@ -187,3 +188,35 @@ def test_cli_unreachable_database_is_one_line_and_exit_3() -> None:
     assert lines[0].startswith("syncd: error: cannot connect to PostgreSQL at postgresql://u:***@")
     assert "secret" not in result.output
     assert result.stdout == ""
+
+
+def boom_group() -> click.Group:
+    """A throwaway group with the syncd error boundary and failing subcommands."""
+
+    @click.group(cls=ErrorBoundary)
+    @click.option("--debug", is_flag=True)
+    def group(debug: bool) -> None:
+        pass
+
+    @group.command()
+    def crash() -> None:
+        raise RuntimeError("wires crossed\nsecond line")
+
+    @group.command()
+    def refuse() -> None:
+        raise PlanRefused("not without --allow-empty")
+
+    return group
+
+
+def test_error_boundary_turns_errors_into_one_line() -> None:
+    """A known error prints its message and exit code; an unexpected one prints one line, exit 1."""
+    runner = CliRunner()
+    refused = runner.invoke(boom_group(), ["refuse"])
+    assert (refused.exit_code, refused.stderr) == (1, "syncd: error: not without --allow-empty\n")
+    crashed = runner.invoke(boom_group(), ["crash"])
+    assert crashed.exit_code == 1
+    assert crashed.stderr == "syncd: error: unexpected RuntimeError: wires crossed second line\n"
+    debug = runner.invoke(boom_group(), ["--debug", "crash"])
+    assert debug.exit_code == 1
+    assert "Traceback" in debug.stderr
