@@ -226,3 +226,26 @@ def history(name: str, repo: str, dsn: str | None) -> None:
     entries, drift = run_history(repo, name, dsn)
     click.echo(render_history(name, entries, drift))
 
+
+@main.command()
+@click.argument("sha", metavar="SHA")
+@repo_option
+@click.option("--no-commit", is_flag=True, help="Leave the revert staged instead of committing it.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+def revert(sha: str, repo: str, no_commit: bool, fmt: str) -> None:
+    """Roll back one commit: git revert, validate the result, print its plan; refuse if invalid."""
+    from syncd.revert import revert as run_revert
+    from syncd.reviewview import RENDERERS
+
+    result = run_revert(repo, sha, commit=not no_commit)
+    click.echo(RENDERERS[fmt](result.review))
+    what = f"revert of {result.target[:12]} ({result.target_summary})"
+    if result.commit is None:
+        click.echo(f"Staged the {what}; commit it with `git commit --no-edit`, then push.", err=True)
+    else:
+        click.echo(
+            f"Committed the {what} as {result.commit[:12]}. Push it (git push origin HEAD:main, or open a"
+            " pull request) and syncd applies it like any other commit.",
+            err=True,
+        )
+
