@@ -1,0 +1,96 @@
+"""The daemon's Prometheus metrics, in a registry of its own (so several daemons fit one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+DEPENDENCIES = ("database", "git", "disk")
+FAILURE_REASONS = ("invalid_commit", "database", "git", "disk", "apply_error")
+APPLY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """Counters, gauges and the apply-duration histogram that `/metrics` exposes."""
+
+    def __init__(self, branch: str) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        reg = self.registry
+        ProcessCollector(registry=reg)
+        PlatformCollector(registry=reg)
+        self.info = Gauge(
+            "syncd_info", "Always 1; the branch this daemon follows.", ["branch"], registry=reg
+        )
+        self.info.labels(branch).set(1)
+        self.applies = Counter(
+            "syncd_applies",
+            "Commits handed to the sync engine, by outcome.",
+            ["outcome"],
+            registry=reg,
+        )
+        self.failures = Counter(
+            "syncd_apply_failures",
+            "Cycles that could not bring the database to the branch head, by reason.",
+            ["reason"],
+            registry=reg,
+        )
+        for reason in FAILURE_REASONS:
+            self.failures.labels(reason)
+        self.duration = Histogram(
+            "syncd_apply_duration_seconds",
+            "Time to apply one commit (or correct drift), transaction included.",
+            buckets=APPLY_BUCKETS,
+            registry=reg,
+        )
+        self.lag_seconds = Gauge(
+            "syncd_lag_seconds",
+            "Seconds since the branch head that is not applied yet was first seen; 0 when in sync.",
+            registry=reg,
+        )
+        self.lag_commits = Gauge(
+            "syncd_lag_commits",
+            "Commits between the applied commit and the branch head.",
+            registry=reg,
+        )
+        self.drift_rows = Gauge(
+            "syncd_drift_rows",
+            "Rows that differ from the applied commit at the last check.",
+            registry=reg,
+        )
+        self.drift_corrections = Counter(
+            "syncd_drift_corrections", "Times drift in the database was put back.", registry=reg
+        )
+        self.last_success = Gauge(
+            "syncd_last_success_timestamp_seconds",
+            "Unix time of the last cycle that found the database at the branch head (or at the"
+            " newest valid commit).",
+            registry=reg,
+        )
+        self.up = Gauge(
+            "syncd_dependency_up",
+            "1 when the dependency answered at the last try.",
+            ["dependency"],
+            registry=reg,
+        )
+        for dependency in DEPENDENCIES:
+            self.up.labels(dependency).set(1)
+        self.active = Gauge(
+            "syncd_active",
+            "1 when this daemon holds the leader lock and applies; 0 on standby.",
+            registry=reg,
+        )
+        self.head_refused = Gauge(
+            "syncd_head_refused",
+            "1 when the branch head failed validation and is not applied.",
+            registry=reg,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
