@@ -15,7 +15,12 @@ from typing import Any
 
 from tonsurance.config.model import Snapshot
 from tonsurance.pricing import calculate_premium
-from tonsurance.risk import expected_loss_per_policy, monte_carlo_var, run_all_stress_tests
+from tonsurance.risk import (
+    expected_loss_per_policy,
+    monte_carlo_var,
+    reserve_requirement,
+    run_all_stress_tests,
+)
 from tonsurance.tranches import tranche_apy
 
 from syncd.guardrails import ImpactSettings
@@ -133,7 +138,7 @@ Figure = tuple[str, str, str, float]  # group, label, unit, value
 def risk_figures(
     snap: Snapshot, settings: ImpactSettings, assets: tuple[str, ...], as_of: dt.date
 ) -> dict[str, Figure]:
-    """Expected loss per asset, VaR 95/99, stress loss per scenario and tranche APYs, by key."""
+    """Expected loss per asset, VaR 95/99 and reserve, stress loss per scenario, tranche APYs, by key."""
     out: dict[str, Figure] = {}
     for asset in assets:
         loss = expected_loss_per_policy(
@@ -145,8 +150,11 @@ def risk_figures(
     )
     out["var_95"] = ("value_at_risk", f"VaR {var.confidence_95 * 100:g}%", "usd", var.var_95)
     out["var_99"] = ("value_at_risk", f"VaR {var.confidence_99 * 100:g}%", "usd", var.var_99)
+    stress = run_all_stress_tests(snap, settings.vault)
+    reserve = reserve_requirement(snap, settings.vault, var, stress)
+    out["reserve"] = ("value_at_risk", "Reserve requirement", "usd", reserve)
     names = {s.id: s.name for s in snap.scenarios}
-    for result in run_all_stress_tests(snap, settings.vault):
+    for result in stress:
         label = f"{names[result.scenario_id]} (`{result.scenario_id}`) capital lost"
         out[f"stress.{result.scenario_id}"] = ("stress", label, "usd", result.net_loss)
     for tranche in snap.tranches:
