@@ -1,0 +1,134 @@
+"""The `tonsurance` command, driven through click's runner and once as the installed script."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from syncd.engine import apply_commit
+from tonsurance.cli import main
+from tonsurance.config import ConfigLoader, Snapshot
+from tonsurance.config.filedefaults import load_file_defaults
+from tonsurance.pricing import calculate_premium
+from tonsurance.testing import ConfigRepo, free_port, make_config_repo
+
+PRICING = "config/pricing.yaml"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def premium_cents(output: str) -> int:
+    """The premium line of a quote, in cents."""
+    match = re.search(r"^premium\s+([\d,]+)\.(\d\d) USD$", output, re.MULTILINE)
+    assert match, output
+    return int(match.group(1).replace(",", "")) * 100 + int(match.group(2))
+
+
+def database_snapshot(dsn: str) -> Snapshot:
+    """The snapshot a loader reads from the database, its connection closed afterwards."""
+    loader = ConfigLoader(dsn, listen=False).start(background=False)
+    loader.stop()
+    assert loader.snapshot.source == "database"
+    return loader.snapshot
+
+
+def dead_dsn() -> str:
+    return f"postgresql://postgres@127.0.0.1:{free_port()}/postgres?connect_timeout=2"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> ConfigRepo:
+    return make_config_repo(tmp_path / "repo")
+
+
+def test_quote_matches_pricing_on_the_database_snapshot(db_dsn: str, repo: ConfigRepo) -> None:
+    """The quoted premium is what tonsurance.pricing computes on the snapshot syncd put in the database."""
+    sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.0525")
+    apply_commit(repo.path, "HEAD", db_dsn)
+    code, out, err = run("quote", "USDC", "100000", "--days", "90", "--dsn", db_dsn)
+    assert code == 0, err
+    snap = database_snapshot(db_dsn)
+    expected = calculate_premium(snap, "USDC", 100000.0, 90).premium_cents
+    assert premium_cents(out) == expected
+    assert expected != calculate_premium(load_file_defaults().snapshot, "USDC", 100000.0, 90).premium_cents
+    assert f"commit {sha}" in out
+    assert "base rate          0.052500" in out
+    assert err == ""
+
+
+def test_quote_options_reach_the_formula(db_dsn: str, repo: ConfigRepo) -> None:
+    """--trigger and --utilization change the premium exactly as calculate_premium does."""
+    apply_commit(repo.path, "HEAD", db_dsn)
+    code, out, _ = run(
+        "quote", "DAI", "2500000", "--days", "180", "--trigger", "0.95", "--utilization", "0.8",
+        "--dsn", db_dsn,
+    )
+    assert code == 0
+    snap = database_snapshot(db_dsn)
+    quote = calculate_premium(snap, "DAI", 2_500_000.0, 180, 0.95, utilization=0.8)
+    assert premium_cents(out) == quote.premium_cents
+    assert quote.utilization_multiplier == 1.25 and quote.trigger_factor < 1
+    assert "utilization mult.  1.250000" in out
+
+
+def test_quote_without_database_uses_file_defaults() -> None:
+    """With the database unavailable the quote uses the file defaults, says so on stderr, and exits 0."""
+    code, out, err = run("quote", "USDC", "100000", "--dsn", dead_dsn())
+    assert code == 0
+    expected = calculate_premium(load_file_defaults().snapshot, "USDC", 100000.0, 90).premium_cents
+    assert premium_cents(out) == expected
+    assert "configuration: file defaults in" in out
+    assert err.startswith("tonsurance: warning: using the file defaults; cannot connect to PostgreSQL")
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["quote", "USDC", "0"], "coverage must be a positive amount"),
+        (["quote", "USDC", "inf"], "coverage must be a finite number"),
+        (["quote", "USDC", "1000", "--trigger", "1.5"], "trigger price must be in (0, 1]"),
+        (["quote", "USDC", "1000", "--utilization", "nan"], "utilization must be a finite number"),
+    ],
+)
+def test_bad_quote_input_is_a_usage_error(args: list[str], message: str) -> None:
+    """A quote input outside its range is one error line and exit code 2."""
+    code, out, err = run(*args, "--dsn", dead_dsn())
+    assert code == 2
+    assert out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("tonsurance: error: ") and message in last
+
+
+def test_click_usage_errors_exit_2() -> None:
+    """A missing argument or a days count below one is a usage error."""
+    assert run("quote", "USDC")[0] == 2
+    assert run("quote", "USDC", "1000", "--days", "0")[0] == 2
+
+
+def test_malformed_dsn_is_a_usage_error() -> None:
+    """A database address that is not a connection string is reported, not silently replaced by files."""
+    code, _, err = run("quote", "USDC", "1000", "--dsn", "postgresql://[bad")
+    assert code == 2
+    assert "neither a key=value connection string nor a postgresql:// URL" in err
+
+
+def test_installed_script_quotes(db_dsn: str, repo: ConfigRepo) -> None:
+    """The `tonsurance` entry point installed in the environment prints the same premium."""
+    apply_commit(repo.path, "HEAD", db_dsn)
+    script = Path(sys.executable).parent / "tonsurance"
+    done = subprocess.run(
+        [str(script), "quote", "USDT", "50000", "--days", "30", "--dsn", db_dsn],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    snap = database_snapshot(db_dsn)
+    assert premium_cents(done.stdout) == calculate_premium(snap, "USDT", 50000.0, 30).premium_cents
