@@ -1,0 +1,136 @@
+"""`syncd revert SHA`: a rollback commit that gives back the previous values, is validated before
+it is kept, and goes to the database like any other commit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner, Result
+
+from syncd.cli import main
+from syncd.engine import apply_commit, open_repo, prepare
+from tonsurance.testing import ConfigRepo, git, make_config_repo
+
+PRICING = "config/pricing.yaml"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> ConfigRepo:
+    made = make_config_repo(tmp_path / "repo")
+    git(made.path, "config", "user.name", "On-call Operator")
+    git(made.path, "config", "user.email", "oncall@tonsurance.test")
+    return made
+
+
+def revert(repo: ConfigRepo, *args: str) -> Result:
+    return CliRunner().invoke(main, ["revert", "--repo", str(repo.path), *args], catch_exceptions=False)
+
+
+def untouched(repo: ConfigRepo, head: str, pricing: str) -> None:
+    assert repo.head() == head
+    assert git(repo.path, "status", "--porcelain") == ""
+    assert repo.file(PRICING).read_text() == pricing
+    assert not (repo.path / ".git/REVERT_HEAD").exists()
+
+
+def test_revert_gives_back_the_previous_values(repo: ConfigRepo):
+    """Reverting a base-rate change commits a revert whose configuration equals the one before it,
+    and prints its plan with the impact."""
+    before = repo.head()
+    bad = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    repo.change(PRICING, "GHO: 0.065", "GHO: 0.066")
+    result = revert(repo, bad[:10])
+    assert result.exit_code == 0, result.output
+    head = repo.head()
+    assert git(repo.path, "rev-parse", "HEAD~1") != head
+    assert f"This reverts commit {bad}." in git(repo.path, "log", "-1", "--format=%B")
+    assert "~ pricing.base_rate_USDC: 0.05 -> 0.04 (-20.0%)" in result.stdout
+    assert "USDC $250,000 90d:" in result.stdout
+    assert f"Committed the revert of {bad[:12]}" in result.stderr
+    git_repo = open_repo(repo.path)
+    values = prepare(git_repo, head).state.values()
+    assert values[("pricing", "base_rate_USDC")] == prepare(git_repo, before).state.values()[("pricing", "base_rate_USDC")]
+    assert values[("pricing", "base_rate_GHO")] == 0.066
+    assert git(repo.path, "status", "--porcelain") == ""
+
+
+def test_invalid_result_is_refused_and_the_repository_left_as_it_was(repo: ConfigRepo):
+    """A revert whose result breaks a business rule is aborted: same HEAD, clean tree, exit 1."""
+    raise_default = repo.change(PRICING, "default: 0.10", "default: 0.15")
+    repo.change(PRICING, "FRAX: 0.08", "FRAX: 0.12")
+    head, pricing = repo.head(), repo.file(PRICING).read_text()
+    result = revert(repo, raise_default)
+    assert result.exit_code == 1
+    assert f"syncd: error: reverting {raise_default[:12]} gives an invalid configuration" in result.stderr
+    assert "base_rates.default" in result.stderr and "FRAX" in result.stderr
+    untouched(repo, head, pricing)
+
+
+def test_no_commit_leaves_the_revert_staged(repo: ConfigRepo):
+    """--no-commit stages the validated revert and moves no branch."""
+    change = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    result = revert(repo, change, "--no-commit", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert repo.head() == change
+    assert git(repo.path, "diff", "--cached", "--name-only") == PRICING
+    [param] = json.loads(result.stdout)["parameters"]
+    assert (param["key"], param["old"], param["new"]) == ("base_rate_USDC", 0.05, 0.04)
+    assert "Staged the revert" in result.stderr
+
+
+def test_conflicting_revert_is_aborted(repo: ConfigRepo):
+    """A revert that conflicts with a later change of the same line is aborted, nothing changed."""
+    first = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    repo.change(PRICING, "USDC: 0.05", "USDC: 0.045")
+    head, pricing = repo.head(), repo.file(PRICING).read_text()
+    result = revert(repo, first)
+    assert result.exit_code == 1
+    assert f"syncd: error: git revert {first[:12]} failed, nothing changed:" in result.stderr
+    untouched(repo, head, pricing)
+
+
+def test_staged_changes_block_the_revert(repo: ConfigRepo):
+    """Work already staged in the index is never mixed into a revert: usage error, exit 2."""
+    change = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    repo.replace(PRICING, "DAI: 0.05", "DAI: 0.055")
+    git(repo.path, "add", PRICING)
+    result = revert(repo, change)
+    assert result.exit_code == 2
+    assert "staged changes" in result.stderr
+    assert repo.head() == change
+
+
+def test_reverting_twice_changes_nothing(repo: ConfigRepo):
+    """Reverting a commit that is already reverted is refused: it would change nothing."""
+    change = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    assert revert(repo, change).exit_code == 0
+    head, pricing = repo.head(), repo.file(PRICING).read_text()
+    result = revert(repo, change)
+    assert result.exit_code == 1
+    assert "changes nothing" in result.stderr or "nothing changed" in result.stderr
+    untouched(repo, head, pricing)
+
+
+def test_pushed_revert_is_applied_and_audited_with_both_commits(repo: ConfigRepo, db_dsn: str):
+    """After the push, applying the revert puts the old value back and the audit log shows the
+    change and its revert, each with its commit."""
+    assert apply_commit(repo.path, "HEAD", db_dsn).outcome.outcome == "applied"
+    change = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    assert apply_commit(repo.path, "HEAD", db_dsn).outcome.outcome == "applied"
+    assert revert(repo, change).exit_code == 0
+    repo.push()
+    rollback = repo.head()
+    assert apply_commit(repo.remote, "main", db_dsn).outcome.outcome == "applied"
+    with psycopg.connect(db_dsn) as conn:
+        value = conn.execute(
+            "select value from config_parameters where category = 'pricing' and key = 'base_rate_USDC'"
+        ).fetchone()
+        audit = conn.execute(
+            "select commit_sha, old_value, new_value from config_audit_log"
+            " where category = 'pricing' and key = 'base_rate_USDC' and action = 'UPDATE' order by id"
+        ).fetchall()
+    assert value == (0.04,)
+    assert audit == [(change, 0.04, 0.05), (rollback, 0.05, 0.04)]
