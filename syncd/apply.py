@@ -19,8 +19,9 @@ from tonsurance.config.problems import Problem
 from tonsurance.config.state import ConfigState
 from tonsurance.db import NOTIFY_CHANNEL
 
-from syncd.dbstate import read_state, read_sync_state
-from syncd.diff import Diff, diff_states
+from syncd.dbdiff import diff_database
+from syncd.dbstate import read_sync_state, read_tables
+from syncd.diff import Diff, diff_params, diff_rows
 from syncd.gitsource import CommitInfo
 from syncd.writer import write_diff
 
@@ -101,6 +102,31 @@ def _hand_commit_to_trigger(conn: psycopg.Connection[Any], info: CommitInfo, rea
         )
 
 
+_DRIFT_SINCE_SYNC = """
+select exists (
+    select 1 from config_audit_log
+     where is_drift and changed_at >= coalesce((select applied_at from sync_state), '-infinity'))
+"""
+
+
+def fast_diff(
+    conn: psycopg.Connection[Any], sync: dict[str, Any], base: tuple[str, ConfigState] | None, state: ConfigState
+) -> Diff | None:
+    """The diff against `base` when the database provably still holds it, else None.
+
+    Provably: `base` is the recorded applied commit, and no change without a commit (drift,
+    including TRUNCATE) was audited since that apply. Table rows are few and always read back.
+    """
+    if base is None or not sync.get("applied_commit") or base[0] != sync["applied_commit"]:
+        return None
+    with conn.cursor() as cur:
+        cur.execute(_DRIFT_SINCE_SYNC)
+        row = cur.fetchone()
+    if row is None or row[0]:
+        return None
+    return Diff(diff_params(base[1].parameters, state.parameters), diff_rows(read_tables(conn), state.tables))
+
+
 def record_refusal(conn: psycopg.Connection[Any], info: CommitInfo, reason: str) -> None:
     """Record an attempt that changed nothing and why, in its own transaction."""
     with conn.transaction():
@@ -116,8 +142,14 @@ def apply_state(
     dry_run: bool = False,
     expected_applied: Any = UNCHECKED,
     wait_for_lock: bool = True,
+    base: tuple[str, ConfigState] | None = None,
 ) -> ApplyOutcome:
-    """Reconcile the database to `state` (already validated) for commit `info`."""
+    """Reconcile the database to `state` (already validated) for commit `info`.
+
+    `base` is (sha, state) of a commit the caller knows; when it is the applied commit and the
+    audit log shows no hand edit since the last sync, the diff is computed against it in memory
+    instead of reading every row back (see `fast_diff`).
+    """
     result = ApplyOutcome("applied", info.sha)
     try:
         with conn.transaction():
@@ -132,7 +164,7 @@ def apply_state(
                     previous=result.previous,
                     reason=f"the applied commit moved to {result.previous} while this apply was prepared",
                 )
-            result.diff = diff_states(read_state(conn), state)
+            result.diff = fast_diff(conn, sync, base, state) or diff_database(conn, state)
             result.drift = result.previous == info.sha and not result.diff.empty
             if dry_run:
                 result.outcome = "dry-run"

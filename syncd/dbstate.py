@@ -19,14 +19,18 @@ def read_state(conn: psycopg.Connection[Any]) -> ConfigState:
             parameters[(category, key)] = Parameter(
                 category, key, normal_value(value, value_type), value_type, description
             )
-        tables: dict[str, dict[str, dict[str, Any]]] = {}
+    return ConfigState(parameters, read_tables(conn))
+
+
+def read_tables(conn: psycopg.Connection[Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """The rows of the configuration tables, by table and id, in normal form."""
+    tables: dict[str, dict[str, dict[str, Any]]] = {}
+    with conn.cursor() as cur:
         for table, columns in TABLE_COLUMNS.items():
             cur.execute(f"select {', '.join(columns)} from {table}")
             floats = FLOAT_COLUMNS[table]
-            tables[table] = {
-                row[0]: normal_row(dict(zip(columns, row)), floats) for row in cur
-            }
-    return ConfigState(parameters, tables)
+            tables[table] = {row[0]: normal_row(dict(zip(columns, row)), floats) for row in cur}
+    return tables
 
 
 def read_sync_state(conn: psycopg.Connection[Any]) -> dict[str, Any]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from tonsurance.config.state import ConfigState, Parameter
+
+ParamKey = tuple[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,24 +71,27 @@ class Diff:
         return out
 
 
-def _param_differs(a: Parameter, b: Parameter) -> bool:
-    return a.value != b.value or a.value_type != b.value_type or a.description != b.description
+def diff_params(old: Mapping[ParamKey, Parameter], new: Mapping[ParamKey, Parameter]) -> list[ParamChange]:
+    changes: list[ParamChange] = []
+    for key, b in new.items():
+        a = old.get(key)
+        if a is None:
+            changes.append(ParamChange("add", key[0], key[1], None, b))
+        elif a != b:
+            changes.append(ParamChange("change", key[0], key[1], a, b))
+    for key, a in old.items():
+        if key not in new:
+            changes.append(ParamChange("remove", key[0], key[1], a, None))
+    changes.sort(key=lambda c: (c.category, c.key))
+    return changes
 
 
-def diff_states(old: ConfigState, new: ConfigState) -> Diff:
-    """What must change to turn `old` into `new`, in a stable order."""
-    params: list[ParamChange] = []
-    for key in sorted(old.parameters.keys() | new.parameters.keys()):
-        a, b = old.parameters.get(key), new.parameters.get(key)
-        if a is None and b is not None:
-            params.append(ParamChange("add", key[0], key[1], None, b))
-        elif b is None and a is not None:
-            params.append(ParamChange("remove", key[0], key[1], a, None))
-        elif a is not None and b is not None and _param_differs(a, b):
-            params.append(ParamChange("change", key[0], key[1], a, b))
+def diff_rows(
+    old: Mapping[str, Mapping[str, dict[str, Any]]], new: Mapping[str, Mapping[str, dict[str, Any]]]
+) -> list[RowChange]:
     rows: list[RowChange] = []
-    for table in sorted(old.tables.keys() | new.tables.keys()):
-        before, after = old.tables.get(table, {}), new.tables.get(table, {})
+    for table in sorted(old.keys() | new.keys()):
+        before, after = old.get(table, {}), new.get(table, {})
         for row_id in sorted(before.keys() | after.keys()):
             x, y = before.get(row_id), after.get(row_id)
             if x is None:
@@ -94,4 +100,9 @@ def diff_states(old: ConfigState, new: ConfigState) -> Diff:
                 rows.append(RowChange("remove", table, row_id, x, None))
             elif x != y:
                 rows.append(RowChange("change", table, row_id, x, y))
-    return Diff(params, rows)
+    return rows
+
+
+def diff_states(old: ConfigState, new: ConfigState) -> Diff:
+    """What must change to turn `old` into `new`, in a stable order."""
+    return Diff(diff_params(old.parameters, new.parameters), diff_rows(old.tables, new.tables))

@@ -73,8 +73,12 @@ def apply_prepared(
     allow_empty: bool = False,
     dry_run: bool = False,
     wait_for_lock: bool = True,
+    base: PreparedCommit | None = None,
 ) -> ApplyReport:
-    """Apply a prepared commit; an invalid one is recorded as refused and changes nothing."""
+    """Apply a prepared commit; an invalid one is recorded as refused and changes nothing.
+
+    `base`, the last commit this caller applied, lets an unchanged database be diffed in memory.
+    """
     previous = read_sync_state(conn).get("applied_commit")
     conn.commit()
     relation = lineage(repo, previous, prepared.info.sha)
@@ -95,6 +99,7 @@ def apply_prepared(
         dry_run=dry_run,
         expected_applied=previous,
         wait_for_lock=wait_for_lock,
+        base=(base.info.sha, base.state) if base is not None and base.validation.ok else None,
     )
     return ApplyReport(outcome, relation)
 

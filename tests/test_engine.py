@@ -330,3 +330,54 @@ def test_read_state_round_trips_the_commit(repo: ConfigRepo, db_dsn: str):
     apply_commit(repo.path, "HEAD", db_dsn)
     with psycopg.connect(db_dsn) as conn:
         assert read_state(conn) == prepared.state
+
+
+def test_fast_diff_matches_the_full_diff(repo: ConfigRepo, db_dsn: str):
+    """With the applied commit as base and no hand edit, the in-memory diff equals the full one."""
+    from syncd.dbdiff import diff_database
+    from syncd.engine import apply_prepared
+
+    git_repo = open_repo(repo.path)
+    base = prepare(git_repo, "HEAD")
+    with psycopg.connect(db_dsn) as conn:
+        apply_prepared(conn, git_repo, base)
+    repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    repo.change(DEPEGS, "low_price: 0.96", "low_price: 0.955")
+    head = prepare(git_repo, "HEAD")
+    with psycopg.connect(db_dsn) as conn:
+        from syncd.apply import fast_diff
+        from syncd.dbstate import read_sync_state
+
+        quick = fast_diff(conn, read_sync_state(conn), (base.info.sha, base.state), head.state)
+        full = diff_database(conn, head.state)
+    assert quick is not None
+    assert quick == full and len(full.params) == 1 and len(full.rows) == 1
+
+
+def test_fast_diff_declines_after_a_hand_edit(repo: ConfigRepo, db_dsn: str):
+    """A hand edit since the last sync makes apply read the database back, so the drift is put back."""
+    from syncd.engine import apply_prepared
+
+    git_repo = open_repo(repo.path)
+    base = prepare(git_repo, "HEAD")
+    with psycopg.connect(db_dsn) as conn:
+        apply_prepared(conn, git_repo, base)
+        conn.execute("update config_parameters set value = '0.2' where key = 'base_rate_GHO'")
+        conn.commit()
+    repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    head = prepare(git_repo, "HEAD")
+    with psycopg.connect(db_dsn) as conn:
+        report = apply_prepared(conn, git_repo, head, base=base)
+    assert {c.key for c in report.outcome.diff.params} == {"base_rate_USDC", "base_rate_GHO"}
+    assert value(db_dsn, "pricing", "base_rate_GHO") == 0.065
+
+
+def test_truncate_counts_as_drift(repo: ConfigRepo, db_dsn: str):
+    """TRUNCATE bypasses row triggers but is still audited as drift, and apply restores the rows."""
+    apply_commit(repo.path, "HEAD", db_dsn)
+    with psycopg.connect(db_dsn) as conn:
+        conn.execute("truncate config_parameters")
+    code, out = cli("status", "--dsn", db_dsn)
+    assert "drift:           1 rows changed by hand" in out
+    apply_commit(repo.path, "HEAD", db_dsn)
+    assert value(db_dsn, "pricing", "base_rate_USDC") == 0.04

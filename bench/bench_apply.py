@@ -1,0 +1,136 @@
+"""Apply speed on synthetic configurations of 1k, 10k and 100k parameters.
+
+    .venv/bin/python bench/bench_apply.py [--sizes 1000,10000,100000]
+
+For each size, in a fresh database on the local server: a plain COPY of the same rows into an
+empty table (the baseline), a full apply into an empty database, a re-apply of the same state
+(nothing to do), and a one-value change. Each figure is the median of a few runs; ratios are
+against the COPY baseline measured in the same run. "base known" is the daemon's case: it passes
+the commit it applied last, and with no hand edit audited since, the diff is made in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import replace
+
+import psycopg
+
+from syncd.apply import apply_state
+from syncd.gitsource import CommitInfo
+from syncd.migrate import migrate
+from tonsurance.config.sources import read_directory
+from tonsurance.config.state import ConfigState, Parameter
+from tonsurance.config.validation import validate_sources
+from tonsurance.config.layout import default_root
+from tonsurance.testing import fresh_database
+
+RUNS = 3
+
+
+def synthetic_state(size: int) -> ConfigState:
+    """The shipped configuration, padded with base rates of synthetic assets up to `size` parameters."""
+    real = validate_sources(read_directory(default_root())).state
+    assert real is not None
+    params = dict(real.parameters)
+    i = 0
+    while len(params) < size:
+        key = f"base_rate_SYN{i:06d}"
+        params[("pricing", key)] = Parameter(
+            "pricing", key, round(0.01 + (i % 500) / 10000, 4), "float", f"Base annual premium rate for SYN{i:06d}."
+        )
+        i += 1
+    return ConfigState(params, real.tables)
+
+
+def info(n: int) -> CommitInfo:
+    sha = f"{n:040x}"
+    return CommitInfo(sha, "Bench <bench@tonsurance.test>", f"bench {n}", f"bench {n}", 0)
+
+
+def copy_baseline(dsn: str, state: ConfigState) -> float:
+    with psycopg.connect(dsn) as conn:
+        conn.execute("create table copy_baseline (like config_parameters including all)")
+        conn.commit()
+        start = time.perf_counter()
+        with conn.cursor() as cur, cur.copy(
+            "copy copy_baseline (category, key, value, value_type, description, commit) from stdin"
+        ) as copy:
+            for p in state.parameters.values():
+                copy.write_row((p.category, p.key, json.dumps(p.value), p.value_type, p.description, "0" * 40))
+        conn.commit()
+        elapsed = time.perf_counter() - start
+        conn.execute("drop table copy_baseline")
+        conn.commit()
+    return elapsed
+
+
+def timed_apply(
+    dsn: str, state: ConfigState, n: int, base: tuple[str, ConfigState] | None = None
+) -> tuple[float, str, int]:
+    with psycopg.connect(dsn) as conn:
+        start = time.perf_counter()
+        outcome = apply_state(conn, info(n), state, base=base)
+        elapsed = time.perf_counter() - start
+    return elapsed, outcome.outcome, len(outcome.diff.params)
+
+
+def one_change(state: ConfigState, n: int) -> ConfigState:
+    params = dict(state.parameters)
+    key = ("pricing", "base_rate_USDC")
+    params[key] = replace(params[key], value=0.04 + n / 1e6)
+    return ConfigState(params, state.tables)
+
+
+def bench_size(size: int) -> dict[str, float]:
+    state = synthetic_state(size)
+    copies, fulls, noops, singles, known = [], [], [], [], []
+    for run in range(RUNS):
+        with fresh_database() as dsn:
+            migrate(dsn)
+            copies.append(copy_baseline(dsn, state))
+            elapsed, outcome, changed = timed_apply(dsn, state, 1)
+            assert outcome == "applied" and changed == len(state.parameters)
+            fulls.append(elapsed)
+            elapsed, outcome, _ = timed_apply(dsn, state, 1)
+            assert outcome == "unchanged"
+            noops.append(elapsed)
+            elapsed, outcome, changed = timed_apply(dsn, one_change(state, run + 2), 2)
+            assert outcome == "applied" and changed == 1
+            singles.append(elapsed)
+            changed_state = one_change(state, run + 2)
+            elapsed, outcome, changed = timed_apply(
+                dsn, one_change(state, run + 3), 3, base=(info(2).sha, changed_state)
+            )
+            assert outcome == "applied" and changed == 1
+            known.append(elapsed)
+    return {
+        "copy": statistics.median(copies),
+        "full": statistics.median(fulls),
+        "noop": statistics.median(noops),
+        "single": statistics.median(singles),
+        "known": statistics.median(known),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    print(
+        f"{'parameters':>10} {'COPY ms':>9} {'full apply ms':>14} {'x COPY':>7} {'no-op ms':>9}"
+        f" {'one change ms':>14} {'one change, base known ms':>26}"
+    )
+    for size in sizes:
+        r = bench_size(size)
+        print(
+            f"{size:>10} {r['copy']*1e3:9.0f} {r['full']*1e3:14.0f} {r['full']/r['copy']:7.2f}"
+            f" {r['noop']*1e3:9.0f} {r['single']*1e3:14.0f} {r['known']*1e3:26.0f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
