@@ -94,14 +94,30 @@ def audit_rows(conn: psycopg.Connection[Any], category: str, key: str) -> list[t
         return list(cur.fetchall())
 
 
+def _reached_via_later_commit(repo: git.Repo, entry: HistoryEntry, rows: list[tuple[Any, ...]]) -> list[str]:
+    """When commits were skipped, the value reached the database with a later commit that contains it."""
+    for changed_at, sha, _action, _old, new, is_drift in rows:
+        if is_drift or not sha or new != entry.new:
+            continue
+        try:
+            if repo.is_ancestor(entry.sha, sha):
+                return [f"{changed_at.isoformat()} (with {sha[:12]})"]
+        except (git.GitCommandError, ValueError):
+            continue
+    return []
+
+
 def history(repo_path: str | Path, name: str, dsn: str | None) -> tuple[list[HistoryEntry], list[tuple[Any, ...]]]:
     """The git history of one value, joined with the audit log's record of each commit reaching the database."""
     category, key = parse_name(name)
-    entries = git_history(open_repo(repo_path), category, key)
+    repo = open_repo(repo_path)
+    entries = git_history(repo, category, key)
     with connect(dsn) as conn:
         rows = audit_rows(conn, category, key)
     for entry in entries:
         entry.applied_at = [r[0].isoformat() for r in rows if r[1] == entry.sha]
+        if not entry.applied_at:
+            entry.applied_at = _reached_via_later_commit(repo, entry, rows)
     drift = [r for r in rows if r[5]]
     return entries, drift
 
