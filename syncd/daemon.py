@@ -21,9 +21,10 @@ from types import FrameType
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from tonsurance.db import connect, describe, resolve_dsn
-from tonsurance.errors import Unavailable
+from tonsurance.errors import Unavailable, UsageProblem
 
 from syncd.errors import GitUnavailable
 from syncd.httpserver import HttpServer
@@ -61,6 +62,13 @@ def _one_line(exc: BaseException) -> str:
 class Daemon:
     def __init__(self, options: RunOptions) -> None:
         self.options = options
+        try:
+            conninfo_to_dict(resolve_dsn(options.dsn))
+        except psycopg.Error:
+            raise UsageProblem(
+                "the database address is neither a key=value connection string nor a postgresql://"
+                " URL; check --dsn or TONSURANCE_DSN"
+            ) from None
         self.mirror = Mirror(
             options.repo,
             options.branch,
@@ -111,30 +119,39 @@ class Daemon:
     def cycle(self) -> str:
         """Fetch and reconcile once: `done`, `again`, `busy`, `fault` or `stopped`."""
         try:
-            fetched = self.mirror.fetch()
+            return self._cycle()
         except GitUnavailable as exc:
             self.faults.down("git", str(exc))
-            return "fault"
         except OSError as exc:
             self.faults.down("disk", f"{exc.strerror or exc} ({exc.filename or self.mirror.path})")
-            return "fault"
-        self.faults.up("git")
-        self.faults.up("disk")
-        self.state.saw_head(fetched.head)
-        try:
-            result = self.reconciler.run(self._connection(), fetched, self.mirror.fetch)
         except (Unavailable, psycopg.OperationalError) as exc:
             return self._database_fault("database", _one_line(exc))
         except psycopg.Error as exc:
             return self._database_fault("apply", _one_line(exc))
-        except GitUnavailable as exc:
-            self.faults.down("git", str(exc))
-            return "fault"
-        except OSError as exc:
-            self.faults.down("disk", f"{exc.strerror or exc} ({exc.filename or self.mirror.path})")
-            return "fault"
+        except Exception as exc:  # a bug must not stop the daemon: report it, back off, retry
+            self._drop()
+            if "internal" not in self.state.faults:
+                event(
+                    "internal_error",
+                    f"unexpected {type(exc).__name__}",
+                    logging.ERROR,
+                    exc_info=True,
+                )
+            self.faults.down(
+                "internal", f"{type(exc).__name__}: {_one_line(exc)}", reason="apply_error"
+            )
+        return "fault"
+
+    def _cycle(self) -> str:
+        fetched = self.mirror.fetch()
+        self.faults.up("git")
+        self.faults.up("disk")
+        self.state.saw_head(fetched.head)
+        conn = self._connection()
         self.faults.up("database")
+        result = self.reconciler.run(conn, fetched, self.mirror.fetch)
         self.faults.up("apply")
+        self.faults.up("internal")
         now = time.time()
         with self.state.lock:
             self.state.last_success_at = now

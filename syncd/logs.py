@@ -74,6 +74,8 @@ def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     LOGGER.propagate = False
 
 
-def event(name: str, message: str, level: int = logging.INFO, **fields: Any) -> None:
+def event(
+    name: str, message: str, level: int = logging.INFO, *, exc_info: bool = False, **fields: Any
+) -> None:
     """Log one event: a short name, a sentence, and fields that are easy to filter on."""
-    LOGGER.log(level, "%s", message, extra={"event": name, "fields": fields})
+    LOGGER.log(level, "%s", message, exc_info=exc_info, extra={"event": name, "fields": fields})

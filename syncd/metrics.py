@@ -1,4 +1,4 @@
-"""The daemon's Prometheus metrics, in a registry of its own (so several daemons fit one process)."""
+"""The daemon's Prometheus metrics, in a registry of its own (several daemons fit one process)."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def redact_url(text: str) -> str:
 
 
 def default_state_dir() -> Path:
-    """systemd's STATE_DIRECTORY (e.g. /var/lib/syncd), else $XDG_CACHE_HOME/syncd or ~/.cache/syncd."""
+    """systemd's STATE_DIRECTORY (/var/lib/syncd), else $XDG_CACHE_HOME/syncd or ~/.cache/syncd."""
     systemd = os.environ.get("STATE_DIRECTORY")
     if systemd:
         return Path(systemd.split(":")[0])
@@ -72,6 +72,15 @@ def check_branch(branch: str) -> str:
     if branch.startswith("-") or any(c in branch for c in "~^") or branch.endswith(".lock"):
         raise UsageProblem(f"refusing branch {branch!r}: not a plain branch name")
     return branch
+
+
+def _first_error(stderr: str) -> str:
+    """git's own reason: the first `fatal:`/`error:` line, else the last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line.split(":", 1)[1].strip()
+    return lines[-1] if lines else ""
 
 
 def _git_env() -> dict[str, str]:
@@ -118,7 +127,8 @@ class Mirror:
         except BlockingIOError:
             lock.close()
             raise UsageProblem(
-                f"another syncd is using the mirror {self.path}; give each daemon its own --state-dir"
+                f"another syncd is using the mirror {self.path};"
+                " give each daemon its own --state-dir"
             ) from None
         self._lock = lock
         self._ensure()
@@ -138,6 +148,7 @@ class Mirror:
             self._repo.close()
             self._repo = None
         shutil.rmtree(self.path, ignore_errors=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".new-"))
         try:
             self._git("init", "--quiet", "--bare", str(fresh), cwd=self.path.parent)
@@ -202,8 +213,7 @@ class Mirror:
             timeout=self.timeout,
         )
         if done.returncode != 0:
-            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-            detail = redact_url(lines[-1] if lines else f"exit code {done.returncode}")
+            detail = redact_url(_first_error(done.stderr) or f"exit code {done.returncode}")
             raise GitUnavailable(
                 f"git fetch of {self.branch} from {self.display_url} failed: {detail}"
             )

@@ -84,9 +84,9 @@ class Reconciler:
         if role != self._logged_role:
             self._logged_role = role
             text = (
-                "active: this daemon holds the leader lock and applies commits"
+                "this daemon holds the leader lock and applies commits"
                 if self.active
-                else "standby: another syncd holds the leader lock; this one only watches"
+                else "another syncd holds the leader lock; this one watches and takes over"
             )
             event(role, text)
         return self.active
@@ -124,7 +124,7 @@ class Reconciler:
         fetched: FetchResult,
         refetch: Callable[[], FetchResult],
     ) -> str:
-        """One cycle; returns `done`, `again` (run the next cycle at once) or `busy` (retry soon)."""
+        """One cycle: `done`, `again` (run the next cycle at once) or `busy` (retry soon)."""
         head = fetched.head
         sync = self._read(conn, head)
         applied = sync.get("applied_commit")

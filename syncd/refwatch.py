@@ -17,7 +17,7 @@ from syncd.logs import event
 
 
 class RefWatcher(threading.Thread):
-    """Calls `on_change` (from this thread) each time `refs/heads/<branch>` or `packed-refs` changes."""
+    """Calls `on_change` (in this thread) when `refs/heads/<branch>` or `packed-refs` changes."""
 
     def __init__(
         self, git_dir: Path, branch: str, on_change: Callable[[], None], stop: threading.Event

@@ -66,7 +66,7 @@ class RunState:
                 why = " (the head failed validation)" if self.head_refused else ""
                 return (
                     False,
-                    f"applied {str(self.applied)[:12]} is not the branch head {self.head[:12]}{why}",
+                    f"applied {str(self.applied)[:12]} is not the head {self.head[:12]}{why}",
                 )
             return True, f"ready: {self.head[:12]} is applied"
 
@@ -99,8 +99,12 @@ class RunState:
             }
 
 
+_DOWN = {"apply": "applying failed", "disk": "disk error", "internal": "unexpected error"}
+_UP = {"apply": "applying works", "disk": "disk works", "internal": "cycles work"}
+
+
 class Faults:
-    """Tracks which dependency is failing; logs when one fails and when it comes back, not per retry."""
+    """Which dependency is failing; one log line when it fails and one when it is back."""
 
     def __init__(self, state: RunState, metrics: Metrics) -> None:
         self.state = state
@@ -120,7 +124,7 @@ class Faults:
             }
         if first:
             self._since[name], self._tries[name] = time.time(), 1
-            what = "applying failed" if name == "apply" else f"{name} unavailable"
+            what = _DOWN.get(name, f"{name} unavailable")
             event(
                 f"{name}_down",
                 f"{what}: {error}; retrying with backoff",
@@ -138,7 +142,7 @@ class Faults:
         if was is not None:
             took = time.time() - self._since.pop(name, time.time())
             tries = self._tries.pop(name, 0)
-            what = "applying works" if name == "apply" else f"{name} available"
+            what = _UP.get(name, f"{name} available")
             event(
                 f"{name}_up",
                 f"{what} again after {took:.1f} s and {tries} failed tries",
