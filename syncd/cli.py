@@ -12,10 +12,10 @@ import logging
 import traceback
 from typing import Any
 
-import click
-import psycopg
+import sys
 
-from syncd import migrate as migrate_mod
+import click
+
 from syncd.errors import PlanRefused, TonsuranceError
 
 log = logging.getLogger("syncd")
@@ -30,6 +30,12 @@ def fail(message: str, exit_code: int) -> None:
     raise click.exceptions.Exit(exit_code)
 
 
+def _is_lost_connection(exc: BaseException) -> bool:
+    """A psycopg OperationalError, checked without importing psycopg for commands that never use it."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+
+
 class ErrorBoundary(click.Group):
     """A click group that turns every error of its subcommands into one line and an exit code."""
 
@@ -41,10 +47,10 @@ class ErrorBoundary(click.Group):
         except TonsuranceError as exc:
             log.debug("command failed", exc_info=True)
             fail(str(exc), exc.exit_code)
-        except psycopg.OperationalError as exc:
-            log.debug("database connection lost", exc_info=True)
-            fail(f"lost the database connection: {' '.join(str(exc).split())}", 3)
         except Exception as exc:
+            if _is_lost_connection(exc):
+                log.debug("database connection lost", exc_info=True)
+                fail(f"lost the database connection: {' '.join(str(exc).split())}", 3)
             log.exception("unexpected error in %s", ctx.invoked_subcommand)
             if ctx.params.get("debug"):
                 traceback.print_exc()
@@ -70,7 +76,9 @@ def main(debug: bool) -> None:
 @dsn_option
 def migrate(dsn: str | None) -> None:
     """Apply the pending database migrations, each once, in order."""
-    result = migrate_mod.migrate(dsn)
+    from syncd.migrate import migrate as run_migrate
+
+    result = run_migrate(dsn)
     click.echo(result.message)
 
 
