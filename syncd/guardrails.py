@@ -68,11 +68,12 @@ class ReviewPolicy:
 
 
 def _schema_bytes() -> bytes:
-    return (default_root() / POLICY_SCHEMA_PATH).read_bytes()
+    data: bytes = (default_root() / POLICY_SCHEMA_PATH).read_bytes()
+    return data
 
 
 def parse_policy(data: bytes | str, source: str) -> ReviewPolicy:
-    """Check a policy document against its schema and turn it into settings; InvalidConfig if bad."""
+    """Check a policy document against its schema and build the settings; InvalidConfig if bad."""
     try:
         validator = compile_schema(_schema_bytes(), POLICY_SCHEMA_PATH)
         document, positions = read_yaml(data, source)
@@ -126,7 +127,9 @@ def _policy_blob(commit: git.Commit) -> bytes | None:
     if item.type != "blob" or item.mode == 0o120000:
         raise InvalidConfig(f"{POLICY_PATH} at {commit.hexsha[:12]} must be a regular file")
     if item.size > MAX_POLICY_BYTES:
-        raise InvalidConfig(f"{POLICY_PATH} at {commit.hexsha[:12]} is larger than {MAX_POLICY_BYTES} bytes")
+        raise InvalidConfig(
+            f"{POLICY_PATH} at {commit.hexsha[:12]} is larger than {MAX_POLICY_BYTES} bytes"
+        )
     data: bytes = item.data_stream.read()
     return data
 
@@ -134,7 +137,7 @@ def _policy_blob(commit: git.Commit) -> bytes | None:
 def load_policy(
     repo: git.Repo, base: str, head: str, explicit: str | Path | None = None
 ) -> ReviewPolicy:
-    """The policy that judges base..head: an explicit file, else the base's, the head's, the shipped one.
+    """The policy judging base..head: an explicit file, else the base's, the head's, the shipped one.
 
     A head that changes the policy must still carry a valid one, even though the base's applies.
     """
@@ -169,7 +172,12 @@ class Finding:
         return f"{self.subject}: {self.detail}: {self.reason}"
 
     def as_dict(self) -> dict[str, str]:
-        return {"rule": self.rule, "subject": self.subject, "detail": self.detail, "reason": self.reason}
+        return {
+            "rule": self.rule,
+            "subject": self.subject,
+            "detail": self.detail,
+            "reason": self.reason,
+        }
 
 
 def _detail(change: ParamChange) -> str:
@@ -188,10 +196,17 @@ def _relative_finding(change: ParamChange, limit: float) -> Finding | None:
     rel = change.relative
     limit_text = f"the {change.category} limit of {limit * 100:g}%"
     if rel is None:
-        return Finding("max_relative_change", change.name, _detail(change), f"a change from 0 exceeds {limit_text}")
+        return Finding(
+            "max_relative_change",
+            change.name,
+            _detail(change),
+            f"a change from 0 exceeds {limit_text}",
+        )
     if abs(rel) <= limit:
         return None
-    return Finding("max_relative_change", change.name, _detail(change), f"moves by more than {limit_text}")
+    return Finding(
+        "max_relative_change", change.name, _detail(change), f"moves by more than {limit_text}"
+    )
 
 
 def check_diff(diff: Diff, rules: Rules) -> list[Finding]:
@@ -200,7 +215,9 @@ def check_diff(diff: Diff, rules: Rules) -> list[Finding]:
     for change in diff.params:
         if change.action == "remove":
             if rules.parameter_removed:
-                findings.append(Finding("parameter_removed", change.name, _detail(change), "parameter removed"))
+                findings.append(
+                    Finding("parameter_removed", change.name, _detail(change), "parameter removed")
+                )
             continue
         if change.action != "change":
             continue
@@ -214,12 +231,21 @@ def check_diff(diff: Diff, rules: Rules) -> list[Finding]:
             and change.key in MINIMUM_PREMIUM_KEYS
             and _lowered(change)
         ):
-            findings.append(Finding("minimum_premium_lowered", change.name, _detail(change), "minimum premium lowered"))
+            findings.append(
+                Finding(
+                    "minimum_premium_lowered",
+                    change.name,
+                    _detail(change),
+                    "minimum premium lowered",
+                )
+            )
     if rules.row_removed:
         for row in diff.rows:
             if row.action == "remove":
                 subject = f"{row.table}[{row.id}]"
-                findings.append(Finding("row_removed", subject, "row removed", f"{row.table} row removed"))
+                findings.append(
+                    Finding("row_removed", subject, "row removed", f"{row.table} row removed")
+                )
     return findings
 
 
@@ -238,7 +264,8 @@ class Override:
     def describe(self) -> str:
         if self.source == "flag":
             return f"overridden by --override (the pull-request label {OVERRIDE_LABEL})"
-        return f"overridden by the {OVERRIDE_TRAILER} trailer of {str(self.commit)[:12]}: {self.reason}"
+        where = str(self.commit)[:12]
+        return f"overridden by the {OVERRIDE_TRAILER} trailer of {where}: {self.reason}"
 
 
 def trailer_overrides(repo: git.Repo, base: str, head: str) -> list[Override]:
@@ -275,7 +302,9 @@ class GuardrailResult:
         return {
             "passed": self.passed,
             "findings": [f.as_dict() for f in self.findings],
-            "override": None if o is None else {"source": o.source, "reason": o.reason, "commit": o.commit},
+            "override": None
+            if o is None
+            else {"source": o.source, "reason": o.reason, "commit": o.commit},
         }
 
 

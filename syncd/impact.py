@@ -71,7 +71,9 @@ class Impact:
 
     @property
     def grid_size(self) -> int:
-        return len(self.assets) * len(self.settings.coverages_usd) * len(self.settings.durations_days)
+        return (
+            len(self.assets) * len(self.settings.coverages_usd) * len(self.settings.durations_days)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         s = self.settings
@@ -120,7 +122,9 @@ def grid_assets(settings: ImpactSettings, *snapshots: Snapshot) -> tuple[str, ..
     return tuple(assets)
 
 
-def premium_grid(snap: Snapshot, settings: ImpactSettings, assets: tuple[str, ...]) -> dict[GridKey, int]:
+def premium_grid(
+    snap: Snapshot, settings: ImpactSettings, assets: tuple[str, ...]
+) -> dict[GridKey, int]:
     """The premium in cents of every grid policy, as `calculate_premium` quotes it."""
     return {
         (asset, coverage, days): calculate_premium(
@@ -138,15 +142,24 @@ Figure = tuple[str, str, str, float]  # group, label, unit, value
 def risk_figures(
     snap: Snapshot, settings: ImpactSettings, assets: tuple[str, ...], as_of: dt.date
 ) -> dict[str, Figure]:
-    """Expected loss per asset, VaR 95/99 and reserve, stress loss per scenario, tranche APYs, by key."""
+    """Expected loss per asset, VaR 95/99, reserve, stress loss per scenario, tranche APYs."""
     out: dict[str, Figure] = {}
     for asset in assets:
         loss = expected_loss_per_policy(
             snap, asset, settings.reference_coverage_usd, settings.reference_trigger_price, as_of
         )
-        out[f"expected_loss.{asset}"] = ("expected_loss", f"{asset} expected annual loss", "usd", loss)
+        out[f"expected_loss.{asset}"] = (
+            "expected_loss",
+            f"{asset} expected annual loss",
+            "usd",
+            loss,
+        )
     var = monte_carlo_var(
-        snap, settings.vault, seed=settings.var_seed, simulations=settings.var_simulations, as_of=as_of
+        snap,
+        settings.vault,
+        seed=settings.var_seed,
+        simulations=settings.var_simulations,
+        as_of=as_of,
     )
     out["var_95"] = ("value_at_risk", f"VaR {var.confidence_95 * 100:g}%", "usd", var.var_95)
     out["var_99"] = ("value_at_risk", f"VaR {var.confidence_99 * 100:g}%", "usd", var.var_99)
@@ -160,7 +173,12 @@ def risk_figures(
     for tranche in snap.tranches:
         for u in settings.tranche_utilizations:
             label = f"{tranche.id} APY at {u * 100:g}% utilization"
-            out[f"tranche_apy.{tranche.id}@{u:g}"] = ("tranche_apy", label, "fraction", tranche_apy(tranche, u))
+            out[f"tranche_apy.{tranche.id}@{u:g}"] = (
+                "tranche_apy",
+                label,
+                "fraction",
+                tranche_apy(tranche, u),
+            )
     return out
 
 

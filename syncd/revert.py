@@ -34,7 +34,9 @@ def _git_error(exc: git.GitCommandError) -> str:
     text = exc.stderr if isinstance(exc.stderr, str) else str(exc)
     lines = [line.strip() for line in text.replace("stderr:", "").splitlines() if line.strip()]
     lines = [line.strip("'").removeprefix("error: ").removeprefix("fatal: ") for line in lines]
-    return "; ".join(line for line in lines if line and not line.startswith("hint:")) or "git failed"
+    return (
+        "; ".join(line for line in lines if line and not line.startswith("hint:")) or "git failed"
+    )
 
 
 def _abort(repo: git.Repo) -> None:
@@ -45,7 +47,7 @@ def _abort(repo: git.Repo) -> None:
 
 
 def revert(repo_path: str | Path, rev: str, *, commit: bool = True) -> RevertResult:
-    """Revert `rev` on top of HEAD; refuse (and leave the repository as it was) if the result is invalid."""
+    """Revert `rev` on top of HEAD; an invalid result is refused and the repository left as it was."""
     repo = open_repo(repo_path)
     if repo.bare:
         raise UsageProblem(f"{repo_path} is a bare repository; revert in a working clone")
@@ -62,11 +64,15 @@ def revert(repo_path: str | Path, rev: str, *, commit: bool = True) -> RevertRes
         repo.git.revert("--no-commit", target.hexsha)
     except git.GitCommandError as exc:
         _abort(repo)
-        raise InvalidConfig(f"git revert {short} failed, nothing changed: {_git_error(exc)}") from None
+        raise InvalidConfig(
+            f"git revert {short} failed, nothing changed: {_git_error(exc)}"
+        ) from None
     tree = repo.git.write_tree()
     if tree == repo.head.commit.tree.hexsha:
         _abort(repo)
-        raise InvalidConfig(f"reverting {short} changes nothing on top of {parent[:12]}; was it reverted already?")
+        raise InvalidConfig(
+            f"reverting {short} changes nothing on top of {parent[:12]}; was it reverted already?"
+        )
     trial = repo.git.commit_tree(tree, "-p", parent, "-m", f"Revert {short} (trial)")
     checked = prepare(repo, trial)
     if not checked.validation.ok:

@@ -43,7 +43,7 @@ def as_of_date(prepared: PreparedCommit) -> dt.date:
 
     Pinned to the commit, not the clock, so the same pull request always shows the same figures.
     """
-    return dt.datetime.fromtimestamp(prepared.info.authored_at, dt.timezone.utc).date()
+    return dt.datetime.fromtimestamp(prepared.info.authored_at, dt.UTC).date()
 
 
 def review_between(

@@ -92,8 +92,14 @@ def impact_markdown(impact: Impact) -> list[str]:
     else:
         out += ["", f"{moved} of {impact.grid_size} premiums moved.", ""]
         rows = [
-            [p.asset, usd(p.coverage_usd, 0), str(p.duration_days), cents(p.before_cents),
-             cents(p.after_cents), percent(p.relative)]
+            [
+                p.asset,
+                usd(p.coverage_usd, 0),
+                str(p.duration_days),
+                cents(p.before_cents),
+                cents(p.after_cents),
+                percent(p.relative),
+            ]
             for p in impact.premiums
         ]
         header = ["asset", "coverage", "days", "before", "after", "change"]
@@ -102,11 +108,22 @@ def impact_markdown(impact: Impact) -> list[str]:
     if not impact.figures:
         return out + ["", "No risk figure moved."]
     rows = [
-        [GROUP_TITLES[f.group], f.label, figure_value(f, f.before), figure_value(f, f.after), figure_change(f)]
+        [
+            GROUP_TITLES[f.group],
+            f.label,
+            figure_value(f, f.before),
+            figure_value(f, f.after),
+            figure_change(f),
+        ]
         for f in impact.figures
     ]
     header = ["", "figure", "before", "after", "change"]
-    return out + ["", f"{len(rows)} risk figures moved.", "", *_table(header, rows, f"Show the {len(rows)} figures")]
+    return out + [
+        "",
+        f"{len(rows)} risk figures moved.",
+        "",
+        *_table(header, rows, f"Show the {len(rows)} figures"),
+    ]
 
 
 def guardrails_markdown(result: GuardrailResult) -> list[str]:
@@ -129,9 +146,13 @@ def guardrails_markdown(result: GuardrailResult) -> list[str]:
 
 
 def render_markdown(review: Review) -> str:
-    head = f"## Configuration plan `{_short(review.before.info.sha)}` → `{_short(review.after.info.sha)}`"
+    base, new = _short(review.before.info.sha), _short(review.after.info.sha)
+    head = f"## Configuration plan `{base}` → `{new}`"
     if not review.before.validation.ok:
-        return head + "\n\nThe base commit does not validate, so there is nothing to compare against.\n"
+        return (
+            head
+            + "\n\nThe base commit does not validate, so there is nothing to compare against.\n"
+        )
     flags = review.guardrails.flags() if review.guardrails else None
     out = [head, "", planview.render_markdown(review.diff, flags).rstrip("\n")]
     if review.impact is not None:
@@ -159,7 +180,8 @@ def impact_text(impact: Impact) -> list[str]:
 
 def render_text(review: Review) -> str:
     if not review.before.validation.ok:
-        return f"The base commit {_short(review.before.info.sha)} does not validate; nothing to compare."
+        base = _short(review.before.info.sha)
+        return f"The base commit {base} does not validate; nothing to compare."
     flags = review.guardrails.flags() if review.guardrails else None
     out = [planview.render_text(review.diff, flags)]
     if review.impact is not None:

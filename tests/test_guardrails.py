@@ -53,8 +53,10 @@ def test_large_base_rate_change_fails_with_the_reason_beside_the_value(repo: Con
     result = plan(repo, base, "--format", "markdown")
     assert result.exit_code == 1
     assert error_lines(result) == [
-        "syncd: error: guardrail: pricing.base_rate_USDC: 0.04 -> 0.1 (+150.0%):"
-        " moves by more than the pricing limit of 50%"
+        (
+            "syncd: error: guardrail: pricing.base_rate_USDC: 0.04 -> 0.1 (+150.0%):"
+            " moves by more than the pricing limit of 50%"
+        )
     ]
     row = next(line for line in result.stdout.splitlines() if "`pricing.base_rate_USDC`" in line)
     assert row == (
@@ -72,7 +74,11 @@ def test_change_within_the_limit_passes(repo: ConfigRepo):
     repo.change(PRICING, "absolute_usd: 100", "absolute_usd: 110")
     result = plan(repo, base, "--format", "json")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["guardrails"] == {"passed": True, "findings": [], "override": None}
+    assert json.loads(result.stdout)["guardrails"] == {
+        "passed": True,
+        "findings": [],
+        "override": None,
+    }
 
 
 def test_override_flag_lets_a_flagged_change_pass(repo: ConfigRepo):
@@ -93,7 +99,9 @@ def test_trailer_in_a_commit_of_the_change_overrides(repo: ConfigRepo):
     base = repo.head()
     repo.change(PRICING, "USDC: 0.04", "USDC: 0.10")
     trailer_commit = repo.change(
-        PRICING, "USDT: 0.06", "USDT: 0.065",
+        PRICING,
+        "USDT: 0.06",
+        "USDT: 0.065",
         "Tune USDT\n\nConfig-Override: USDC repriced after the reserve audit (RISK-42)",
     )
     repo.change(PRICING, "DAI: 0.05", "DAI: 0.051")
@@ -113,7 +121,9 @@ def test_trailer_outside_the_change_or_not_a_trailer_does_not_override(repo: Con
     """A trailer before the base, an empty one, or the words in a subject line do not count."""
     repo.commit("Earlier work\n\nConfig-Override: an old reason")
     base = repo.head()
-    repo.change(PRICING, "USDC: 0.04", "USDC: 0.10", "Config-Override: in the subject is no trailer")
+    repo.change(
+        PRICING, "USDC: 0.04", "USDC: 0.10", "Config-Override: in the subject is no trailer"
+    )
     repo.commit("Empty reason\n\nConfig-Override:")
     result = plan(repo, base)
     assert result.exit_code == 1
@@ -126,20 +136,30 @@ def test_removed_parameter_and_row_are_flagged(repo: ConfigRepo):
     priced = repo.file(PRICING).read_text()
     scenarios = repo.file(SCENARIOS).read_text()
     repo.replace(PRICING, "  default: 0.10", "  USDX: 0.05\n  default: 0.10")
-    repo.write(SCENARIOS, scenarios.replace("    price_impacts:\n", "    price_impacts:\n      USDX: -0.01\n"))
+    repo.write(
+        SCENARIOS,
+        scenarios.replace("    price_impacts:\n", "    price_impacts:\n      USDX: -0.01\n"),
+    )
     repo.commit("Price USDX")
     base = repo.head()
     repo.write(PRICING, priced)
-    repo.write(SCENARIOS, scenarios[: scenarios.index("\n  - id: multiple_stablecoin_failure")] + "\n")
+    repo.write(
+        SCENARIOS, scenarios[: scenarios.index("\n  - id: multiple_stablecoin_failure")] + "\n"
+    )
     repo.commit("Stop pricing USDX; drop the contagion scenario")
     result = plan(repo, base, "--format", "json")
     assert result.exit_code == 1 and result.stdout, result.output
-    findings = {(f["rule"], f["subject"]) for f in json.loads(result.stdout)["guardrails"]["findings"]}
+    findings = {
+        (f["rule"], f["subject"]) for f in json.loads(result.stdout)["guardrails"]["findings"]
+    }
     assert findings == {
         ("parameter_removed", "pricing.base_rate_USDX"),
         ("row_removed", "stress_scenarios[multiple_stablecoin_failure]"),
     }
-    assert "syncd: error: guardrail: stress_scenarios[multiple_stablecoin_failure]: row removed:" in result.stderr
+    assert (
+        "syncd: error: guardrail: stress_scenarios[multiple_stablecoin_failure]: row removed:"
+        in result.stderr
+    )
 
 
 def test_lower_minimum_premium_is_flagged(repo: ConfigRepo):
@@ -187,21 +207,28 @@ def test_an_invalid_policy_is_refused_with_its_position(repo: ConfigRepo, tmp_pa
     line = next(
         n for n, text in enumerate(bad.read_text().splitlines(), 1) if "pricing: -0.5" in text
     )
-    assert f"syncd: error: review policy: {bad}:{line}:14: guardrails.max_relative_change.pricing:" in result.stderr
+    assert (
+        f"syncd: error: review policy: {bad}:{line}:14: guardrails.max_relative_change.pricing:"
+        in result.stderr
+    )
 
 
 def test_a_policy_with_yaml_tags_is_refused(tmp_path: Path):
     """The policy goes through the strict YAML reader: tags and duplicate keys are refused."""
     text = (ROOT / POLICY_PATH).read_text()
     with pytest.raises(InvalidConfig, match="the tag !!python/object:os.system is not allowed"):
-        parse_policy(text.replace("pricing: 0.5", "pricing: !!python/object:os.system 0.5"), "p.yaml")
+        parse_policy(
+            text.replace("pricing: 0.5", "pricing: !!python/object:os.system 0.5"), "p.yaml"
+        )
     with pytest.raises(InvalidConfig, match="duplicate key"):
         parse_policy(text.replace("pricing: 0.5", "pricing: 0.5\n    pricing: 0.6"), "p.yaml")
 
 
 def test_policy_options_need_base_and_head(repo: ConfigRepo):
     """--override and --policy judge a change between two commits; with --commit they are a usage error."""
-    result = CliRunner().invoke(main, ["plan", "--repo", str(repo.path), "--override"], catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["plan", "--repo", str(repo.path), "--override"], catch_exceptions=False
+    )
     assert result.exit_code == 2
     assert "use them with --base/--head" in result.stderr
 
@@ -217,14 +244,18 @@ def _change(key: str, old: Any, new: Any, category: str = "pricing") -> ParamCha
 def test_rules_on_edge_values():
     """A change from zero is flagged; exactly the limit is not; a string change is not; an
     unlimited category is not."""
-    rules = Rules({"pricing": 0.5}, parameter_removed=False, row_removed=False, minimum_premium_lowered=False)
-    diff = Diff([
-        _change("risk_weight_x", 0.0, 0.1),
-        _change("base_rate_A", 0.04, 0.06),
-        _change("curve", "flat", "linear"),
-        _change("reserve_multiplier", 1.0, 9.0, "risk"),
-        _change("base_rate_B", 0.04, None),
-    ])
+    rules = Rules(
+        {"pricing": 0.5}, parameter_removed=False, row_removed=False, minimum_premium_lowered=False
+    )
+    diff = Diff(
+        [
+            _change("risk_weight_x", 0.0, 0.1),
+            _change("base_rate_A", 0.04, 0.06),
+            _change("curve", "flat", "linear"),
+            _change("reserve_multiplier", 1.0, 9.0, "risk"),
+            _change("base_rate_B", 0.04, None),
+        ]
+    )
     found = check_diff(diff, rules)
     assert [(f.subject, f.reason) for f in found] == [
         ("pricing.risk_weight_x", "a change from 0 exceeds the pricing limit of 50%"),

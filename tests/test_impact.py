@@ -106,7 +106,9 @@ def test_plan_across_several_commits_lists_every_change(repo: ConfigRepo):
     assert data["base"] == open_repo(repo.path).commit(base).hexsha
     assert data["head"] == repo.head()
     moved = {f["key"] for f in data["impact"]["risk"]}
-    assert moved == {"reserve"} | {f"tranche_apy.SURE-SNR@{u}" for u in ("0.25", "0.5", "0.75", "0.9")}
+    assert moved == {"reserve"} | {
+        f"tranche_apy.SURE-SNR@{u}" for u in ("0.25", "0.5", "0.75", "0.9")
+    }
     assert {p["asset"] for p in data["impact"]["premiums"]} == {"USDC"}
 
 
@@ -118,7 +120,10 @@ def test_table_change_moves_only_its_stress_loss(repo: ConfigRepo):
     assert data["parameters"] == []
     [row] = data["rows"]
     assert (row["action"], row["table"], row["id"], row["columns"]) == (
-        "change", "stress_scenarios", "banking_crisis", ["btc_change"],
+        "change",
+        "stress_scenarios",
+        "banking_crisis",
+        ["btc_change"],
     )
     assert data["impact"]["premiums"] == []
     [figure] = data["impact"]["risk"]
@@ -141,7 +146,9 @@ def _risk(snap: Snapshot, impact: dict[str, Any], as_of: dt.date) -> dict[str, f
     vault = VaultSnapshot(
         vault_doc["capital_usd"],
         vault_doc["btc_exposure_usd"],
-        tuple(Policy(p["asset"], p["coverage_usd"], p["trigger_price"]) for p in vault_doc["policies"]),
+        tuple(
+            Policy(p["asset"], p["coverage_usd"], p["trigger_price"]) for p in vault_doc["policies"]
+        ),
     )
     out = {
         f"expected_loss.{asset}": expected_loss_per_policy(
@@ -150,8 +157,11 @@ def _risk(snap: Snapshot, impact: dict[str, Any], as_of: dt.date) -> dict[str, f
         for asset in impact["grid"]["assets"]
     }
     var = monte_carlo_var(
-        snap, vault, seed=impact["value_at_risk"]["seed"],
-        simulations=impact["value_at_risk"]["simulations"], as_of=as_of,
+        snap,
+        vault,
+        seed=impact["value_at_risk"]["seed"],
+        simulations=impact["value_at_risk"]["simulations"],
+        as_of=as_of,
     )
     out["var_95"], out["var_99"] = var.var_95, var.var_99
     stress = run_all_stress_tests(snap, vault)
@@ -259,7 +269,10 @@ def test_new_asset_is_priced_in_the_grid(repo: ConfigRepo):
     base = repo.head()
     repo.replace(PRICING, "  default: 0.10", "  USDX: 0.05\n  default: 0.10")
     scenarios = repo.file(SCENARIOS).read_text()
-    repo.write(SCENARIOS, scenarios.replace("    price_impacts:\n", "    price_impacts:\n      USDX: -0.01\n"))
+    repo.write(
+        SCENARIOS,
+        scenarios.replace("    price_impacts:\n", "    price_impacts:\n      USDX: -0.01\n"),
+    )
     repo.commit("Price USDX")
     data = plan_json(repo, base)
     assert [p["key"] for p in data["parameters"]] == ["base_rate_USDX"]
@@ -267,7 +280,8 @@ def test_new_asset_is_priced_in_the_grid(repo: ConfigRepo):
     usdx = [p for p in data["impact"]["premiums"] if p["asset"] == "USDX"]
     before = snapshot(repo, base)
     assert usdx and all(
-        p["before_cents"] == calculate_premium(before, "USDX", p["coverage_usd"], p["duration_days"]).premium_cents
+        p["before_cents"]
+        == calculate_premium(before, "USDX", p["coverage_usd"], p["duration_days"]).premium_cents
         for p in usdx
     )
 

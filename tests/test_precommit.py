@@ -15,8 +15,16 @@ from tonsurance.testing import git, make_config_repo
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin"
 PROJECT_FILES = (
-    "config", "schemas", "migrations", "syncd", "tonsurance", ".github",
-    "pyproject.toml", "README.md", ".pre-commit-hooks.yaml", ".pre-commit-config.yaml",
+    "config",
+    "schemas",
+    "migrations",
+    "syncd",
+    "tonsurance",
+    ".github",
+    "pyproject.toml",
+    "README.md",
+    ".pre-commit-hooks.yaml",
+    ".pre-commit-config.yaml",
 )
 BAD_LINE = "config/pricing.yaml:9:9: base_rates.USDC: -0.04 is less than the minimum of 0"
 
@@ -24,7 +32,9 @@ BAD_LINE = "config/pricing.yaml:9:9: base_rates.USDC: -0.04 is less than the min
 def pre_commit() -> str:
     exe = VENV_BIN / "pre-commit"
     if not exe.exists():
-        pytest.fail(f"pre-commit is not installed in {VENV_BIN}; pip install -e '.[test]'", pytrace=False)
+        pytest.fail(
+            f"pre-commit is not installed in {VENV_BIN}; pip install -e '.[test]'", pytrace=False
+        )
     return str(exe)
 
 
@@ -34,13 +44,19 @@ def hook_env(tmp_path: Path) -> dict[str, str]:
         **os.environ,
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
-        "GIT_AUTHOR_NAME": "Test Analyst", "GIT_AUTHOR_EMAIL": "analyst@tonsurance.test",
-        "GIT_COMMITTER_NAME": "Test Analyst", "GIT_COMMITTER_EMAIL": "analyst@tonsurance.test",
+        "GIT_AUTHOR_NAME": "Test Analyst",
+        "GIT_AUTHOR_EMAIL": "analyst@tonsurance.test",
+        "GIT_COMMITTER_NAME": "Test Analyst",
+        "GIT_COMMITTER_EMAIL": "analyst@tonsurance.test",
     }
 
 
-def run(args: list[str], cwd: Path, env: dict[str, str], timeout: int = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+def run(
+    args: list[str], cwd: Path, env: dict[str, str], timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 @pytest.fixture
@@ -51,7 +67,9 @@ def project(tmp_path: Path) -> Path:
     for name in PROJECT_FILES:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(
+                source, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
         else:
             shutil.copy2(source, copy / name)
     git(copy, "init", "-q", "-b", "main")
@@ -68,7 +86,10 @@ def break_pricing(repo: Path) -> None:
 def test_manifest_and_config_are_valid():
     """pre-commit accepts the published hook manifest and the repository's own config."""
     env = {**os.environ}
-    for command in (["validate-manifest", ".pre-commit-hooks.yaml"], ["validate-config", ".pre-commit-config.yaml"]):
+    for command in (
+        ["validate-manifest", ".pre-commit-hooks.yaml"],
+        ["validate-config", ".pre-commit-config.yaml"],
+    ):
         done = run([pre_commit(), *command], ROOT, env)
         assert done.returncode == 0, done.stdout + done.stderr
 
@@ -115,7 +136,9 @@ def test_published_hook_rejects_a_bad_file(project: Path, tmp_path: Path):
     consumer = make_config_repo(tmp_path / "consumer").path
     break_pricing(consumer)
     git(consumer, "add", "config/pricing.yaml")
-    done = run([pre_commit(), "try-repo", str(project), "syncd-validate"], consumer, env, timeout=600)
+    done = run(
+        [pre_commit(), "try-repo", str(project), "syncd-validate"], consumer, env, timeout=600
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     assert BAD_LINE in done.stdout
     assert "1 problem in 1 file" in done.stdout

@@ -26,7 +26,9 @@ def repo(tmp_path: Path) -> ConfigRepo:
 
 
 def revert(repo: ConfigRepo, *args: str) -> Result:
-    return CliRunner().invoke(main, ["revert", "--repo", str(repo.path), *args], catch_exceptions=False)
+    return CliRunner().invoke(
+        main, ["revert", "--repo", str(repo.path), *args], catch_exceptions=False
+    )
 
 
 def untouched(repo: ConfigRepo, head: str, pricing: str) -> None:
@@ -52,7 +54,10 @@ def test_revert_gives_back_the_previous_values(repo: ConfigRepo):
     assert f"Committed the revert of {bad[:12]}" in result.stderr
     git_repo = open_repo(repo.path)
     values = prepare(git_repo, head).state.values()
-    assert values[("pricing", "base_rate_USDC")] == prepare(git_repo, before).state.values()[("pricing", "base_rate_USDC")]
+    assert (
+        values[("pricing", "base_rate_USDC")]
+        == prepare(git_repo, before).state.values()[("pricing", "base_rate_USDC")]
+    )
     assert values[("pricing", "base_rate_GHO")] == 0.066
     assert git(repo.path, "status", "--porcelain") == ""
 
@@ -64,7 +69,10 @@ def test_invalid_result_is_refused_and_the_repository_left_as_it_was(repo: Confi
     head, pricing = repo.head(), repo.file(PRICING).read_text()
     result = revert(repo, raise_default)
     assert result.exit_code == 1
-    assert f"syncd: error: reverting {raise_default[:12]} gives an invalid configuration" in result.stderr
+    assert (
+        f"syncd: error: reverting {raise_default[:12]} gives an invalid configuration"
+        in result.stderr
+    )
     assert "base_rates.default" in result.stderr and "FRAX" in result.stderr
     untouched(repo, head, pricing)
 

