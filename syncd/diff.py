@@ -66,7 +66,8 @@ class Diff:
 
     def counts(self) -> dict[str, int]:
         out = {"add": 0, "change": 0, "remove": 0}
-        for change in [*self.params, *self.rows]:
+        changes: list[ParamChange | RowChange] = [*self.params, *self.rows]
+        for change in changes:
             out[change.action] += 1
         return out
 

@@ -43,11 +43,12 @@ def lineage(repo: git.Repo, previous: str | None, sha: str) -> str:
     if previous == sha:
         return "same"
     try:
-        if repo.is_ancestor(previous, sha):
+        old, new = repo.commit(previous), repo.commit(sha)
+        if repo.is_ancestor(old, new):
             return "forward"
-        if repo.is_ancestor(sha, previous):
+        if repo.is_ancestor(new, old):
             return "backward"
-    except (git.GitCommandError, ValueError):
+    except (git.GitCommandError, git.BadName, ValueError):
         pass
     return "rewritten"
 

@@ -92,14 +92,15 @@ def read_commit(commit: git.Commit) -> SourceFiles:
                 sources.reject(folder, f"{folder} must be a folder")
                 continue
             for item in tree.traverse():
-                if item.type != "blob":
+                if not isinstance(item, git.Blob):
                     continue
+                path = str(item.path)
                 if item.mode == _SYMLINK_MODE:
-                    sources.reject(item.path, "is a symlink; symlinks are not allowed")
+                    sources.reject(path, "is a symlink; symlinks are not allowed")
                 elif item.size > MAX_FILE_BYTES:
-                    sources.reject(item.path, too_large_message(item.size))
+                    sources.reject(path, too_large_message(item.size))
                 else:
-                    sources.files[item.path] = item.data_stream.read()
+                    sources.files[path] = item.data_stream.read()
     except git.GitCommandError as exc:
         raise GitUnavailable(f"reading {commit.hexsha[:12]} from git failed: {exc.stderr.strip() or exc}") from None
     return sources

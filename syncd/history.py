@@ -100,9 +100,9 @@ def _reached_via_later_commit(repo: git.Repo, entry: HistoryEntry, rows: list[tu
         if is_drift or not sha or new != entry.new:
             continue
         try:
-            if repo.is_ancestor(entry.sha, sha):
+            if repo.is_ancestor(repo.commit(entry.sha), repo.commit(sha)):
                 return [f"{changed_at.isoformat()} (with {sha[:12]})"]
-        except (git.GitCommandError, ValueError):
+        except (git.GitCommandError, git.BadName, ValueError):
             continue
     return []
 

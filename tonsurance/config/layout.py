@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 PARAMETER_FILES: dict[str, str] = {
     "pricing": "config/pricing.yaml",
     "risk": "config/risk.yaml",
@@ -23,14 +25,12 @@ def schema_path(config_file: str) -> str:
     return f"{SCHEMA_DIR}/{stem}.schema.json"
 
 
-def default_root() -> "Path":
+def default_root() -> Path:
     """The folder holding the shipped `config/` and `schemas/`.
 
     In a source checkout or editable install that is the repository root; in an installed wheel
     it is `tonsurance/_data`, where the build copies both folders.
     """
-    from pathlib import Path
-
     package = Path(__file__).resolve().parents[1]
     installed = package / "_data"
     if (installed / CONFIG_DIR).is_dir():

@@ -11,8 +11,10 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
+K = TypeVar("K")
+V = TypeVar("V")
 ParamKey = tuple[str, str]
 
 
@@ -101,6 +103,6 @@ class Snapshot:
     scenario_by_id: Mapping[str, StressScenario] = field(default_factory=dict)
 
 
-def frozen_map(items: Mapping[str, Any]) -> Mapping[str, Any]:
+def frozen_map(items: Mapping[K, V]) -> Mapping[K, V]:
     """A read-only dict view, so a shared snapshot cannot be changed by a caller."""
     return MappingProxyType(dict(items))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tonsurance.config.keymap import unflatten
@@ -111,8 +111,8 @@ def _scenario(row: Mapping[str, Any]) -> StressScenario:
 
 def build_snapshot(
     values: Mapping[ParamKey, Any],
-    depegs: list[Mapping[str, Any]] | tuple[Mapping[str, Any], ...],
-    scenarios: list[Mapping[str, Any]] | tuple[Mapping[str, Any], ...],
+    depegs: Sequence[Mapping[str, Any]],
+    scenarios: Sequence[Mapping[str, Any]],
     *,
     commit: str | None = None,
     source: str = "database",

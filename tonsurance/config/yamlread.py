@@ -29,7 +29,7 @@ _SCALAR_TAGS = {
 }
 
 
-class _PlainLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _PlainLoader(_BaseLoader):  # type: ignore[misc]
     """SafeLoader without the implicit timestamp type."""
 
 
