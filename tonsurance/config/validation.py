@@ -10,6 +10,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from referencing.exceptions import Unresolvable
+
 from tonsurance.config.layout import CONFIG_DIR, CONFIG_FILES, SCHEMA_DIR, schema_path
 from tonsurance.config.problems import Positions, Problem
 from tonsurance.config.rules import check_rules
@@ -70,7 +72,10 @@ def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> Vali
             result.problems.append(exc.problem)
             clean = False
             continue
-        found = check_document(validator, document, where)
+        try:
+            found = check_document(validator, document, where)
+        except Unresolvable as exc:
+            found = [Problem(spath, 1, 1, "(schema)", f"$ref {exc.ref!r} cannot be resolved; schemas must be local")]
         result.problems.extend(found)
         clean = clean and not found
         result.documents[name] = document
