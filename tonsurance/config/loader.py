@@ -49,7 +49,14 @@ def retry_delay(failures: int, interval: float) -> float:
 
 
 class ConfigLoader:
-    """Holds the current configuration snapshot and keeps it in step with the database."""
+    """Holds the current configuration snapshot and keeps it in step with the database.
+
+    `loader.snapshot` is the current snapshot, a plain instance attribute (the cheapest read
+    Python has); hold it for a whole computation so that one computation never mixes two commits.
+    Before the first load, reading it raises Unavailable.
+    """
+
+    snapshot: Snapshot
 
     def __init__(
         self,
@@ -132,7 +139,7 @@ class ConfigLoader:
         log.warning("configuration database unavailable (%s); using the file defaults", db_error)
         with self._reload_lock:
             if self._view.snapshot is None:
-                self._view = view
+                self._install(view)
 
     # -- reloading ----------------------------------------------------------------------------
 
@@ -164,11 +171,16 @@ class ConfigLoader:
             if found is None:
                 self._counters.reloaded(False)
                 return False
-            self._view = typed_view(found.snapshot, found.types)
+            self._install(typed_view(found.snapshot, found.types))
             self._counters.reloaded(True)
             log.info("configuration loaded from the database at commit %s", found.snapshot.commit)
             self._notify(found.snapshot)
             return True
+
+    def _install(self, view: TypedView) -> None:
+        """Swap in a new view: each of the two assignments is atomic, and each target is whole."""
+        self._view = view
+        self.snapshot = view.snapshot  # type: ignore[assignment]
 
     def _reader_connection(self) -> psycopg.Connection[Any]:
         if self._reader is None or self._reader.closed or self._reader.broken:
@@ -252,13 +264,11 @@ class ConfigLoader:
 
     # -- reads --------------------------------------------------------------------------------
 
-    @property
-    def snapshot(self) -> Snapshot:
-        """The current snapshot; hold it for a whole computation so it never mixes two commits."""
-        snap = self._view.snapshot
-        if snap is None:
+    def __getattr__(self, name: str) -> Any:
+        """Only reached for `snapshot` before the first load (afterwards it is a plain attribute)."""
+        if name == "snapshot":
             raise Unavailable("no configuration is loaded; call start() first")
-        return snap
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def get_float(self, category: str, key: str, default: float) -> float:
         """A float (or int) parameter as a float; the default when missing or of another type."""
