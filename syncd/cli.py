@@ -161,8 +161,9 @@ def _plan_review(
         click.echo(render_problems(review.after.validation), err=True)
         raise click.exceptions.Exit(1)
     if not review.before.validation.ok:
-        problems = len(review.before.validation.problems)
-        click.echo(f"{PROG}: warning: the base {base} does not validate ({problems} problems)", err=True)
+        count = len(review.before.validation.problems)
+        problems = f"{count} problem{'s' if count != 1 else ''}"
+        click.echo(f"{PROG}: warning: the base {base} does not validate ({problems})", err=True)
     click.echo(RENDERERS[fmt](review))
     checks = review.guardrails
     if checks is not None and checks.findings:

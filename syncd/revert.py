@@ -47,7 +47,7 @@ def _abort(repo: git.Repo) -> None:
 
 
 def revert(repo_path: str | Path, rev: str, *, commit: bool = True) -> RevertResult:
-    """Revert `rev` on top of HEAD; an invalid result is refused and the repository left as it was."""
+    """Revert `rev` on top of HEAD; an invalid result is refused, the repository left as it was."""
     repo = open_repo(repo_path)
     if repo.bare:
         raise UsageProblem(f"{repo_path} is a bare repository; revert in a working clone")

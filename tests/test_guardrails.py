@@ -260,3 +260,16 @@ def test_rules_on_edge_values():
     assert [(f.subject, f.reason) for f in found] == [
         ("pricing.risk_weight_x", "a change from 0 exceeds the pricing limit of 50%"),
     ]
+
+
+def test_a_pull_request_that_breaks_the_policy_fails(repo: ConfigRepo):
+    """A head whose policy file breaks the schema fails even though the base's policy applies."""
+    repo.write(POLICY_PATH, (ROOT / POLICY_PATH).read_text())
+    repo.commit("Add the review policy")
+    base = repo.head()
+    repo.replace(POLICY_PATH, "simulations: 2000", "simulations: lots")
+    repo.commit("Break the policy")
+    result = plan(repo, base)
+    assert result.exit_code == 1
+    assert "syncd: error: review policy: .github/config-policy.yaml:" in result.stderr
+    assert "impact.value_at_risk.simulations: 'lots' is not of type 'integer'" in result.stderr

@@ -294,3 +294,14 @@ def test_invalid_head_fails_with_its_problems(repo: ConfigRepo):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "config/pricing.yaml:" in result.stderr and "less than the minimum of 0" in result.stderr
+
+
+def test_a_change_that_fixes_an_invalid_base_is_not_compared(repo: ConfigRepo):
+    """When the base does not validate there is nothing to compare: a warning, a note, exit 0."""
+    repo.change(PRICING, "USDC: 0.04", "USDC: -0.04")
+    base = repo.head()
+    repo.change(PRICING, "USDC: -0.04", "USDC: 0.04")
+    result = plan(repo, base, "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert "does not validate, so there is nothing to compare against" in result.stdout
+    assert f"syncd: warning: the base {base} does not validate (1 problem)" in result.stderr
