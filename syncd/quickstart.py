@@ -115,7 +115,8 @@ def main() -> int:
         reader = service_dsn(dsn)
         print(f"\nquote read by the service role {SERVICE_ROLE}:")
         return subprocess.call(
-            [sys.executable, "-m", "tonsurance.cli", "quote", "USDC", "100000", "--days", "90", "--dsn", reader]
+            [sys.executable, "-c", "from tonsurance.cli import main; main()",
+             "quote", "USDC", "100000", "--days", "90", "--dsn", reader]
         )
     except TonsuranceError as exc:
         print(f"quickstart: error: {exc}", file=sys.stderr)
