@@ -64,6 +64,11 @@ class Metrics:
             "Rows that differ from the applied commit at the last check.",
             registry=reg,
         )
+        self.rewrites = Counter(
+            "syncd_history_rewrites",
+            "Commits applied that do not descend from the applied one (force push, reset).",
+            registry=reg,
+        )
         self.drift_corrections = Counter(
             "syncd_drift_corrections", "Times drift in the database was put back.", registry=reg
         )

@@ -175,7 +175,13 @@ class Reconciler:
         started = time.monotonic()
         self.in_flight, self.current = conn, sha
         try:
-            report = apply_prepared(conn, self.mirror.repo, prepared, wait_for_lock=False)
+            report = apply_prepared(
+                conn,
+                self.mirror.repo,
+                prepared,
+                wait_for_lock=False,
+                base=self._prepared.get(applied) if applied else None,
+            )
         finally:
             self.in_flight = None
         self.current = None
@@ -184,6 +190,8 @@ class Reconciler:
         self.metrics.applies.labels(outcome.outcome).inc()
         if outcome.outcome in ("applied", "unchanged"):
             self.metrics.duration.observe(took)
+            if report.lineage in ("backward", "rewritten"):
+                self.metrics.rewrites.inc()
             event(
                 "applied",
                 f'applied {_short(sha)} "{prepared.info.summary}": {_changes(outcome)} changes'

@@ -213,7 +213,7 @@ def test_polling_alone_picks_up_a_push(repo: ConfigRepo, db_dsn: str, daemons: A
 def test_webhook_good_signature_fetches_bad_one_is_refused(
     repo: ConfigRepo, db_dsn: str, daemons: Any
 ) -> None:
-    """A signed POST /hooks/git triggers a fetch at once; a badly signed one gets 401 and changes nothing."""
+    """A signed POST /hooks/git starts a fetch at once; a bad signature gets 401 and no change."""
     daemon = daemons(str(repo.remote), db_dsn, "--no-watch", secret=SECRET, interval="60")
     wait_applied(db_dsn, repo.head())
     sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.047")
@@ -234,7 +234,7 @@ def test_webhook_good_signature_fetches_bad_one_is_refused(
 def test_invalid_commit_is_refused_once_and_the_next_good_one_applied(
     repo: ConfigRepo, db_dsn: str, daemons: Any
 ) -> None:
-    """A commit that fails validation is recorded as refused once, not retried, and does not block the next."""
+    """An invalid commit is recorded as refused once, never retried, and does not block the next."""
     daemon = daemons(str(repo.remote), db_dsn)
     good = repo.head()
     wait_applied(db_dsn, good)
@@ -254,7 +254,7 @@ def test_invalid_commit_is_refused_once_and_the_next_good_one_applied(
 def test_force_pushed_branch_is_followed_and_said_loudly(
     repo: ConfigRepo, db_dsn: str, daemons: Any
 ) -> None:
-    """After a force push, the daemon applies the rewritten head, even an older commit, and warns."""
+    """After a force push the rewritten head is applied, even an older commit, with a warning."""
     daemon = daemons(str(repo.remote), db_dsn)
     first = repo.head()
     wait_applied(db_dsn, first)
@@ -268,6 +268,7 @@ def test_force_pushed_branch_is_followed_and_said_loudly(
     repo.push(force=True)
     wait_applied(db_dsn, first)
     assert daemon.log.count("history was rewritten") == 2
+    assert "syncd_history_rewrites_total 2.0" in daemon.request("/metrics")[1]
 
 
 def test_drift_is_put_back_or_only_reported(repo: ConfigRepo, db_dsn: str, tmp_path: Path) -> None:
@@ -297,7 +298,8 @@ def test_drift_is_put_back_or_only_reported(repo: ConfigRepo, db_dsn: str, tmp_p
     assert once().returncode == 0
     execute(
         db_dsn,
-        "update config_parameters set value = '0.5' where category = 'pricing' and key = 'base_rate_USDC'",
+        "update config_parameters set value = '0.5'"
+        " where category = 'pricing' and key = 'base_rate_USDC'",
     )
     reported = once("--no-self-heal")
     assert reported.returncode == 0 and "pricing.base_rate_USDC" in reported.stderr

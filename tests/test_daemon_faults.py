@@ -1,4 +1,4 @@
-"""`syncd run` under faults: signals, kills, a database that goes away, two daemons, git and disk trouble."""
+"""`syncd run` under faults: signals, kills, a database that goes away, two daemons, git, disk."""
 
 from __future__ import annotations
 
@@ -33,14 +33,17 @@ from tonsurance.testing import ConfigRepo, git, throwaway_cluster
 
 __all__ = ["daemons", "repo"]
 
-LOCK_USDC = "select * from config_parameters where category = 'pricing' and key = 'base_rate_USDC' for update"
+LOCK_USDC = (
+    "select * from config_parameters"
+    " where category = 'pricing' and key = 'base_rate_USDC' for update"
+)
 
 
 @pytest.mark.slow
 def test_sigterm_mid_apply_rolls_back_and_exits_zero(
     repo: ConfigRepo, db_dsn: str, daemons: Any
 ) -> None:
-    """SIGTERM while an apply waits inside its transaction rolls it back after --stop-timeout and exits 0."""
+    """SIGTERM while an apply waits in its transaction rolls back after --stop-timeout, exit 0."""
     daemon = daemons(str(repo.remote), db_dsn, "--stop-timeout", "0.5")
     first = repo.head()
     wait_applied(db_dsn, first)
@@ -77,7 +80,7 @@ def test_sigterm_mid_apply_lets_the_transaction_finish(
 def test_sigkill_mid_apply_then_restart_carries_on(
     repo: ConfigRepo, db_dsn: str, daemons: Any
 ) -> None:
-    """A daemon killed inside its transaction leaves the database whole; the next start applies the commit."""
+    """A daemon killed in its transaction leaves the database whole; the next start applies."""
     daemon = daemons(str(repo.remote), db_dsn)
     first = repo.head()
     wait_applied(db_dsn, first)
@@ -98,7 +101,7 @@ def test_sigkill_mid_apply_then_restart_carries_on(
 def test_database_stopped_mid_apply_recovers_without_restart(
     repo: ConfigRepo, daemons: Any
 ) -> None:
-    """The database going away mid-apply leaves no partial state; the same daemon applies once it is back."""
+    """A database gone mid-apply leaves no partial state; the daemon applies when it is back."""
     with throwaway_cluster() as cluster:
         dsn = cluster.dsn
         migrate(dsn)
@@ -126,7 +129,7 @@ def test_database_stopped_mid_apply_recovers_without_restart(
 
 @pytest.mark.slow
 def test_two_daemons_apply_each_commit_once(repo: ConfigRepo, db_dsn: str, daemons: Any) -> None:
-    """Of two daemons on one database exactly one applies each commit; the other is standby and takes over."""
+    """Of two daemons exactly one applies each commit; the other stands by and takes over."""
     one = daemons(str(repo.remote), db_dsn, name="one")
     two = daemons(str(repo.remote), db_dsn, name="two")
     shas = [repo.head()]
@@ -150,7 +153,7 @@ def test_two_daemons_apply_each_commit_once(repo: ConfigRepo, db_dsn: str, daemo
 
 @pytest.mark.slow
 def test_git_remote_unavailable_then_back(repo: ConfigRepo, db_dsn: str, daemons: Any) -> None:
-    """A vanished remote is one logged fault with health still served; the daemon resumes when it returns."""
+    """A vanished remote is one logged fault, health is still served, and syncd resumes after it."""
     daemon = daemons(str(repo.remote), db_dsn)
     wait_applied(db_dsn, repo.head())
     away = repo.remote.with_name("away.git")
@@ -168,7 +171,7 @@ def test_git_remote_unavailable_then_back(repo: ConfigRepo, db_dsn: str, daemons
 def test_disk_error_in_the_state_dir_is_survived(
     repo: ConfigRepo, db_dsn: str, daemons: Any, tmp_path: Path
 ) -> None:
-    """A state folder that cannot hold the mirror is a logged fault; the mirror is rebuilt when it can."""
+    """A state folder that cannot hold the mirror is a logged fault; the mirror is rebuilt later."""
     daemon = daemons(str(repo.remote), db_dsn)
     wait_applied(db_dsn, repo.head())
     mirrors = tmp_path / "state-syncd" / "mirrors"
