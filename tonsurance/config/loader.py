@@ -43,6 +43,20 @@ _MISSING: Any = object()
 Subscriber = Callable[[Snapshot], None]
 
 
+class _NotLoaded:
+    """The class-level `snapshot` until a load puts one on the instance, which then shadows it.
+
+    A non-data descriptor, so that a loaded snapshot is an ordinary instance attribute. A
+    `__getattr__` on the loader would do the same, but it stops CPython from specialising every
+    attribute read of the class and doubles the cost of `get_float`.
+    """
+
+    def __get__(self, obj: object, owner: type | None = None) -> Snapshot:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        raise Unavailable("no configuration is loaded; call start() first")
+
+
 def retry_delay(failures: int, interval: float) -> float:
     """Seconds to wait after `failures` failures in a row: doubling from RETRY_FIRST, capped."""
     return min(interval, RETRY_MAX, RETRY_FIRST * 2.0 ** max(failures - 1, 0))
@@ -56,7 +70,7 @@ class ConfigLoader:
     Before the first load, reading it raises Unavailable.
     """
 
-    snapshot: Snapshot
+    snapshot: Snapshot = _NotLoaded()  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -263,12 +277,6 @@ class ConfigLoader:
                 log.exception("configuration subscriber %r failed", callback)
 
     # -- reads --------------------------------------------------------------------------------
-
-    def __getattr__(self, name: str) -> Any:
-        """Only reached for `snapshot` before the first load (afterwards it is a plain attribute)."""
-        if name == "snapshot":
-            raise Unavailable("no configuration is loaded; call start() first")
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def get_float(self, category: str, key: str, default: float) -> float:
         """A float (or int) parameter as a float; the default when missing or of another type."""
