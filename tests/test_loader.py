@@ -261,7 +261,7 @@ def test_nothing_loaded_means_defaults(loaders: list[ConfigLoader]) -> None:
     assert loader.get_float("pricing", "base_rate_USDC", 0.5) == 0.5
     assert loader.stats()["source"] == "default"
     with pytest.raises(Unavailable, match="no configuration is loaded"):
-        loader.snapshot
+        _ = loader.snapshot
 
 
 def test_a_bad_interval_is_a_usage_error() -> None:

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -39,6 +39,7 @@ RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
 LISTEN_POLL = 0.5
 _MISSING: Any = object()
+T = TypeVar("T")
 
 Subscriber = Callable[[Snapshot], None]
 
@@ -310,7 +311,7 @@ class ConfigLoader:
         next(self._ticks)
         return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
 
-    def _fallback(self, category: str, key: str, default: Any, wanted: str) -> Any:
+    def _fallback(self, category: str, key: str, default: T, wanted: str) -> T:
         self._counters.miss()
         found = self._view.types.get((category, key))
         if found is not None and self._first_time(category, key, wanted):

@@ -15,7 +15,7 @@ import threading
 class Tally:
     """A thread-safe counter whose `tick` is `next(tally.ticks)` on the hot path."""
 
-    __slots__ = ("ticks", "_lock", "_reads")
+    __slots__ = ("_lock", "_reads", "ticks")
 
     def __init__(self) -> None:
         self.ticks = itertools.count()
