@@ -38,6 +38,23 @@ from syncd.webhook import SECRET_ENV, secret_from_env
 
 DEFAULT_LISTEN = "127.0.0.1:9187"
 CONNECT_TIMEOUT = 5
+# A dead daemon host must not keep the leader lock for the kernel's default two hours: both ends
+# probe an idle connection after 15 s and give up after three missed probes 5 s apart.
+_SERVER_KEEPALIVES = (
+    "select set_config('tcp_keepalives_idle', '15', false),"
+    " set_config('tcp_keepalives_interval', '5', false),"
+    " set_config('tcp_keepalives_count', '3', false)"
+)
+
+
+def _client_settings() -> dict[str, Any]:
+    return {
+        "application_name": "syncd",
+        "keepalives": 1,
+        "keepalives_idle": 15,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+    }
 
 
 @dataclass
@@ -56,7 +73,8 @@ class RunOptions:
 
 
 def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+    primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
+    return " ".join((primary or str(exc)).split()) or type(exc).__name__
 
 
 class Daemon:
@@ -102,9 +120,10 @@ class Daemon:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._drop()
-            self._conn = connect(
-                self.options.dsn, connect_timeout=CONNECT_TIMEOUT, application_name="syncd"
-            )
+            conn = connect(self.options.dsn, connect_timeout=CONNECT_TIMEOUT, **_client_settings())
+            conn.execute(_SERVER_KEEPALIVES)
+            conn.commit()
+            self._conn = conn
         return self._conn
 
     def _drop(self) -> None:
@@ -126,6 +145,8 @@ class Daemon:
             self.faults.down("disk", f"{exc.strerror or exc} ({exc.filename or self.mirror.path})")
         except (Unavailable, psycopg.OperationalError) as exc:
             return self._database_fault("database", _one_line(exc))
+        except psycopg.errors.UndefinedTable as exc:
+            return self._database_fault("apply", f"{_one_line(exc)}; run `syncd migrate` first")
         except psycopg.Error as exc:
             return self._database_fault("apply", _one_line(exc))
         except Exception as exc:  # a bug must not stop the daemon: report it, back off, retry

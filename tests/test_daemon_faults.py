@@ -26,7 +26,7 @@ from test_daemon import (
 from syncd.errors import GitUnavailable
 from syncd.httpserver import parse_listen
 from syncd.migrate import migrate
-from syncd.mirror import Mirror
+from syncd.mirror import Mirror, local_path, redact_url
 from syncd.webhook import sign, verify_signature
 from tonsurance.errors import UsageProblem
 from tonsurance.testing import ConfigRepo, git, throwaway_cluster
@@ -231,3 +231,13 @@ def test_listen_addresses() -> None:
     for bad in ("9187", "host:", "host:99999", "host:http"):
         with pytest.raises(UsageProblem):
             parse_listen(bad)
+
+
+def test_repository_addresses() -> None:
+    """Local paths and file:// URLs are watched as folders; credentials never reach a message."""
+    assert local_path("file:///srv/config.git") == Path("/srv/config.git")
+    assert local_path("relative/repo") == Path("relative/repo").resolve()
+    assert local_path("git@github.com:org/repo.git") is None
+    assert local_path("https://github.com/org/repo.git") is None
+    text = "fatal: unable to access 'https://bot:ghp_token@github.com/org/repo.git/'"
+    assert "ghp_token" not in redact_url(text) and "https://***@github.com" in redact_url(text)
