@@ -289,7 +289,11 @@ class Daemon:
         secret = secret_from_env()
         http = None
         if self.options.listen and not self.options.once:
-            http = HttpServer(self.options.listen, self, secret)
+            try:
+                http = HttpServer(self.options.listen, self, secret)
+            except BaseException:
+                self.mirror.close()
+                raise
             http.start()
         previous = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
