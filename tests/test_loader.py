@@ -205,6 +205,25 @@ def test_accessors_convert_count_and_default(applied: str, loaders: list[ConfigL
     assert (stats["hits"], stats["misses"]) == (4, 2)
 
 
+def test_json_values_are_copies_and_bools_are_not_numbers(applied: str, loaders: list[ConfigLoader]) -> None:
+    """get_json hands out a copy of an object value, and a JSON true is not a float."""
+    with psycopg.connect(applied) as conn:
+        conn.execute(
+            "insert into config_parameters (category, key, value, value_type) values "
+            "('pricing', 'flags', '{\"regions\": [\"eu\"]}', 'json'), ('pricing', 'enabled', 'true', 'json')"
+        )
+        conn.execute("update sync_state set applied_commit = 'a' || repeat('0', 39)")
+    loader = ConfigLoader(applied, listen=False).start(background=False)
+    loaders.append(loader)
+    flags = loader.get_json("pricing", "flags", None)
+    assert flags == {"regions": ["eu"]}
+    flags["regions"].append("us")
+    assert loader.get_json("pricing", "flags", None) == {"regions": ["eu"]}
+    assert loader.get_json("pricing", "enabled", False) is True
+    assert loader.get_float("pricing", "enabled", 0.5) == 0.5
+    assert loader.get_int("pricing", "enabled", 3) == 3
+
+
 def test_seed_helpers_match_pricing(applied: str, loaders: list[ConfigLoader]) -> None:
     """The source document's helpers give what tonsurance.pricing gives on the same snapshot."""
     loader = ConfigLoader(applied, listen=False).start(background=False)
