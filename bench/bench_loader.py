@@ -74,7 +74,11 @@ def main() -> int:
         snap = loader.snapshot
         D.update((k, float(v)) for k, v in snap.values.items() if isinstance(v, (int, float)))
         env: dict[str, object] = {
-            "D": D, "get": get, "loader": loader, "snap": snap, "k": ("pricing", "base_rate_USDC"),
+            "D": D,
+            "get": get,
+            "loader": loader,
+            "snap": snap,
+            "k": ("pricing", "base_rate_USDC"),
         }
         cases = [
             ("empty loop", "pass"),
@@ -91,9 +95,11 @@ def main() -> int:
         stats = loader.stats()
     loop = raw["empty loop"]
     smallest = raw["smallest function get(c, k, d)"] - loop
-    print(f"Python {sys.version.split()[0]}, psycopg {psycopg.__version__}, "
-          f"source {stats['source']}, timeit best of {REPEATS} x {NUMBER:,} (thread CPU time), "
-          f"loop {loop:.1f} ns subtracted")
+    print(
+        f"Python {sys.version.split()[0]}, psycopg {psycopg.__version__}, "
+        f"source {stats['source']}, timeit best of {REPEATS} x {NUMBER:,} (thread CPU time), "
+        f"loop {loop:.1f} ns subtracted"
+    )
     print(f"{'read':34} {'ns/read':>8} {'x smallest fn':>14}")
     for name, _ in cases[1:]:
         net = raw[name] - loop

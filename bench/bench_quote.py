@@ -34,14 +34,28 @@ from tonsurance.pricing import (
 )
 
 BASE_RATES = {
-    "USDC": 0.04, "USDT": 0.06, "BUSD": 0.045, "USDP": 0.05, "PYUSD": 0.05, "USDY": 0.055,
-    "DAI": 0.05, "FRAX": 0.08, "GHO": 0.065, "LUSD": 0.055, "crvUSD": 0.07, "mkUSD": 0.075,
-    "USDe": 0.07, "sUSDe": 0.075,
+    "USDC": 0.04,
+    "USDT": 0.06,
+    "BUSD": 0.045,
+    "USDP": 0.05,
+    "PYUSD": 0.05,
+    "USDY": 0.055,
+    "DAI": 0.05,
+    "FRAX": 0.08,
+    "GHO": 0.065,
+    "LUSD": 0.055,
+    "crvUSD": 0.07,
+    "mkUSD": 0.075,
+    "USDe": 0.07,
+    "sUSDe": 0.075,
 }
 BASE_RATE_DEFAULT = 0.10
 RISK_WEIGHTS = {
-    "reserve_quality": 0.30, "banking_exposure": 0.25, "redemption_velocity": 0.20,
-    "market_depth": 0.15, "regulatory_clarity": -0.10,
+    "reserve_quality": 0.30,
+    "banking_exposure": 0.25,
+    "redemption_velocity": 0.20,
+    "market_depth": 0.15,
+    "regulatory_clarity": -0.10,
 }
 SIZE_TIERS = (Tier(10_000_000.0, 0.20), Tier(1_000_000.0, 0.10), Tier(100_000.0, 0.05))
 UTILIZATION_TIERS = (Tier(0.90, 1.50), Tier(0.75, 1.25), Tier(0.50, 1.10))
@@ -115,7 +129,9 @@ def _constants_price(
     if trigger_price is not None and trigger_price != TRIGGER_BASE_PRICE:
         if not 0.0 < trigger_price <= 1.0:
             raise UsageProblem(f"trigger price must be in (0, 1], got {trigger_price}")
-        trigger += TRIGGER_ADJUSTMENT_FACTOR * (trigger_price - TRIGGER_BASE_PRICE) / TRIGGER_BASE_PRICE
+        trigger += (
+            TRIGGER_ADJUSTMENT_FACTOR * (trigger_price - TRIGGER_BASE_PRICE) / TRIGGER_BASE_PRICE
+        )
         if trigger < 0.0:
             trigger = 0.0
     size = 1.0
@@ -162,10 +178,14 @@ def constants_premium(
     return Quote(cents, asset, rate, risk, trigger, size, util, claims, duration, computed, minimum)
 
 
-def pricers(loader: ConfigLoader) -> dict[str, Callable[[str, float, int, float | None, float], Quote]]:
+def pricers(
+    loader: ConfigLoader,
+) -> dict[str, Callable[[str, float, int, float | None, float], Quote]]:
     return {
         "constants": lambda a, c, d, t, u: constants_premium(a, c, d, t, utilization=u),
-        "params": lambda a, c, d, t, u: calculate_premium(CONSTANT_PARAMS, a, c, d, t, utilization=u),
+        "params": lambda a, c, d, t, u: calculate_premium(
+            CONSTANT_PARAMS, a, c, d, t, utilization=u
+        ),
         "live": lambda a, c, d, t, u: calculate_premium(loader.snapshot, a, c, d, t, utilization=u),
     }
 
@@ -220,10 +240,17 @@ class Reloader:
         self.thread.join()
 
 
-SCENARIOS = (("idle", "live"), ("reloading", "live"), ("idle", "constants"), ("reloading", "constants"))
+SCENARIOS = (
+    ("idle", "live"),
+    ("reloading", "live"),
+    ("idle", "constants"),
+    ("reloading", "constants"),
+)
 
 
-def latency_table(loader: ConfigLoader, ways: dict[str, Callable[..., Quote]]) -> list[tuple[str, str, list[int], float]]:
+def latency_table(
+    loader: ConfigLoader, ways: dict[str, Callable[..., Quote]]
+) -> list[tuple[str, str, list[int], float]]:
     """Per scenario: sorted latencies and reloads per second, collected in interleaved chunks."""
     samples: dict[tuple[str, str], list[int]] = {key: [] for key in SCENARIOS}
     reloads = {key: [0, 0.0] for key in SCENARIOS}
@@ -241,8 +268,12 @@ def latency_table(loader: ConfigLoader, ways: dict[str, Callable[..., Quote]]) -
                 samples[(scenario, name)] += latencies(ways[name], per_chunk)
             reloads[(scenario, name)][1] += time.perf_counter() - began
     return [
-        (scenario, name, sorted(samples[(scenario, name)]),
-         reloads[(scenario, name)][0] / reloads[(scenario, name)][1])
+        (
+            scenario,
+            name,
+            sorted(samples[(scenario, name)]),
+            reloads[(scenario, name)][0] / reloads[(scenario, name)][1],
+        )
         for scenario, name in SCENARIOS
     ]
 
@@ -262,22 +293,32 @@ def main() -> int:
         rows = latency_table(loader, ways)
         source = loader.stats()["source"]
 
-    print(f"Python {sys.version.split()[0]}, configuration from {source}; "
-          f"throughput: best of {ROUNDS} interleaved rounds x {THROUGHPUT_CALLS:,} quotes, thread CPU time")
+    print(
+        f"Python {sys.version.split()[0]}, configuration from {source}; "
+        f"throughput: best of {ROUNDS} interleaved rounds x {THROUGHPUT_CALLS:,} quotes, "
+        "thread CPU time"
+    )
     print(f"{'pricing':10} {'quotes/s':>10} {'live / this':>12}")
     for name, qps in best.items():
         print(f"{name:10} {qps:10,.0f} {best['live'] / qps:12.3f}")
     print()
-    print(f"latency of single quotes, microseconds: {LATENCY_CALLS:,} per row, "
-          f"in {LATENCY_CHUNKS} chunks interleaved with the other rows")
-    print(f"{'reloader':10} {'pricing':10} {'p50':>7} {'p99':>7} {'p99.9':>8} {'max':>9} {'reloads/s':>10}")
+    print(
+        f"latency of single quotes, microseconds: {LATENCY_CALLS:,} per row, "
+        f"in {LATENCY_CHUNKS} chunks interleaved with the other rows"
+    )
+    header = ("reloader", "pricing", "p50", "p99", "p99.9", "max", "reloads/s")
+    print("{:10} {:10} {:>7} {:>7} {:>8} {:>9} {:>10}".format(*header))
     for scenario, name, ns, rate in rows:
-        print(f"{scenario:10} {name:10} {percentile(ns, 0.5):7.2f} {percentile(ns, 0.99):7.2f} "
-              f"{percentile(ns, 0.999):8.2f} {ns[-1] / 1000:9.1f} {rate:10.1f}")
+        print(
+            f"{scenario:10} {name:10} {percentile(ns, 0.5):7.2f} {percentile(ns, 0.99):7.2f} "
+            f"{percentile(ns, 0.999):8.2f} {ns[-1] / 1000:9.1f} {rate:10.1f}"
+        )
     ratio = best["live"] / best["constants"]
     print()
-    print(f"live / constants = {ratio:.3f}, live / params = {best['live'] / best['params']:.3f} "
-          f"(target >= {TARGET})")
+    print(
+        f"live / constants = {ratio:.3f}, live / params = {best['live'] / best['params']:.3f} "
+        f"(target >= {TARGET})"
+    )
     return 0
 
 

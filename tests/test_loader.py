@@ -61,7 +61,9 @@ def loaders() -> Iterator[list[ConfigLoader]]:
         loader.stop()
 
 
-def test_start_reads_the_applied_commit(applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]) -> None:
+def test_start_reads_the_applied_commit(
+    applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]
+) -> None:
     """A loader started against a synced database holds that commit's values, from the database."""
     loader = ConfigLoader(applied, listen=False).start(background=False)
     loaders.append(loader)
@@ -85,7 +87,9 @@ def test_notify_delivers_a_commit_within_a_second(
     assert loader.snapshot.commit == sha
 
 
-def test_interval_reload_without_notify(applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]) -> None:
+def test_interval_reload_without_notify(
+    applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]
+) -> None:
     """Without LISTEN, the periodic reload picks up an applied commit within about one interval."""
     loader = ConfigLoader(applied, interval=0.5, listen=False).start()
     loaders.append(loader)
@@ -103,7 +107,8 @@ def test_same_commit_reload_reads_nothing_more(applied: str, loaders: list[Confi
     before = loader.snapshot
     with psycopg.connect(applied) as conn:
         conn.execute(
-            "update config_parameters set value = '0.09' where category = 'pricing' and key = 'base_rate_USDC'"
+            "update config_parameters set value = '0.09' "
+            "where category = 'pricing' and key = 'base_rate_USDC'"
         )
     assert loader.reload() is False
     assert loader.snapshot is before
@@ -125,7 +130,9 @@ def test_start_without_database_uses_file_defaults(loaders: list[ConfigLoader]) 
     assert loader.get_float("pricing", "base_rate_USDT", 0.0) == 0.06
 
 
-def test_file_defaults_come_from_the_given_root(tmp_path: Path, loaders: list[ConfigLoader]) -> None:
+def test_file_defaults_come_from_the_given_root(
+    tmp_path: Path, loaders: list[ConfigLoader]
+) -> None:
     """The file defaults are read from `defaults_root` when one is given."""
     repo = make_config_repo(tmp_path / "defaults")
     repo.replace(PRICING, "USDC: 0.04", "USDC: 0.031")
@@ -160,7 +167,9 @@ def test_empty_database_uses_files_then_switches(
     assert usdc_rate(loader) == 0.043
 
 
-def test_malformed_database_rows_keep_the_last_snapshot(applied: str, loaders: list[ConfigLoader]) -> None:
+def test_malformed_database_rows_keep_the_last_snapshot(
+    applied: str, loaders: list[ConfigLoader]
+) -> None:
     """Rows that do not make a whole configuration are refused and the last snapshot stays."""
     loader = ConfigLoader(applied, listen=False).start(background=False)
     loaders.append(loader)
@@ -205,12 +214,15 @@ def test_accessors_convert_count_and_default(applied: str, loaders: list[ConfigL
     assert (stats["hits"], stats["misses"]) == (4, 2)
 
 
-def test_json_values_are_copies_and_bools_are_not_numbers(applied: str, loaders: list[ConfigLoader]) -> None:
+def test_json_values_are_copies_and_bools_are_not_numbers(
+    applied: str, loaders: list[ConfigLoader]
+) -> None:
     """get_json hands out a copy of an object value, and a JSON true is not a float."""
     with psycopg.connect(applied) as conn:
         conn.execute(
             "insert into config_parameters (category, key, value, value_type) values "
-            "('pricing', 'flags', '{\"regions\": [\"eu\"]}', 'json'), ('pricing', 'enabled', 'true', 'json')"
+            "('pricing', 'flags', '{\"regions\": [\"eu\"]}', 'json'), "
+            "('pricing', 'enabled', 'true', 'json')"
         )
         conn.execute("update sync_state set applied_commit = 'a' || repeat('0', 39)")
     loader = ConfigLoader(applied, listen=False).start(background=False)
@@ -232,13 +244,17 @@ def test_seed_helpers_match_pricing(applied: str, loaders: list[ConfigLoader]) -
     assert loader.get_base_rate("USDT") == 0.06
     assert loader.get_base_rate("NOPE") == p.base_rate_default == 0.10
     assert loader.get_risk_weight("regulatory_clarity") == -0.10
-    assert loader.get_utilization_multiplier(0.8) == pricing.get_utilization_multiplier(p, 0.8) == 1.25
+    assert (
+        loader.get_utilization_multiplier(0.8) == pricing.get_utilization_multiplier(p, 0.8) == 1.25
+    )
     assert loader.get_size_discount(2_000_000) == pricing.get_size_discount(p, 2_000_000) == 0.10
     with pytest.raises(UsageProblem, match="unknown risk factor"):
         loader.get_risk_weight("vibes")
 
 
-def test_subscribers_get_each_new_snapshot(applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]) -> None:
+def test_subscribers_get_each_new_snapshot(
+    applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]
+) -> None:
     """A subscriber is called with the new snapshot after a change, and not after unsubscribing."""
     loader = ConfigLoader(applied, listen=False).start(background=False)
     loaders.append(loader)
@@ -257,7 +273,9 @@ def test_subscribers_get_each_new_snapshot(applied: str, repo: ConfigRepo, loade
     assert len(seen) == 1
 
 
-def test_metrics_report_the_stats(applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]) -> None:
+def test_metrics_report_the_stats(
+    applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]
+) -> None:
     """The Prometheus collector reports the same counters, source and commit as stats()."""
     loader = ConfigLoader(applied, listen=False).start(background=False)
     loaders.append(loader)
@@ -295,8 +313,10 @@ def test_shipped_defaults_are_found() -> None:
 
 
 @pytest.mark.slow
-def test_database_outage_keeps_snapshot_and_recovers(tmp_path: Path, loaders: list[ConfigLoader]) -> None:
-    """A stopped database keeps the last snapshot and counts failures; its return is noticed alone."""
+def test_database_outage_keeps_snapshot_and_recovers(
+    tmp_path: Path, loaders: list[ConfigLoader]
+) -> None:
+    """A stopped database keeps the last snapshot and counts failures; recovery needs no help."""
     repo = make_config_repo(tmp_path / "repo")
     with throwaway_cluster() as cluster:
         migrate(cluster.dsn)

@@ -57,12 +57,16 @@ def check_snapshot(loader: ConfigLoader, expected: dict[str, tuple[float, float]
         return f"snapshot of unknown commit {snap.commit}"
     rate, hours = want
     p = snap.pricing
-    rates = set(p.base_rate.values()) | {p.base_rate_default, snap.values[("pricing", "base_rate_USDC")]}
+    rates = set(p.base_rate.values()) | {
+        p.base_rate_default,
+        snap.values[("pricing", "base_rate_USDC")],
+    }
     if rates != {rate}:
         return f"commit {snap.commit[:8]} wrote rate {rate} but the snapshot holds {sorted(rates)}"
     durations = {e.duration_hours for e in snap.depegs}
     if durations != {hours}:
-        return f"commit {snap.commit[:8]} wrote duration {hours} but the snapshot holds {sorted(durations)}"
+        held = sorted(durations)
+        return f"commit {snap.commit[:8]} wrote duration {hours} but the snapshot holds {held}"
     return None
 
 
@@ -148,7 +152,7 @@ changes = st.lists(
 
 
 def test_readers_never_see_a_mixed_snapshot(live: tuple[ConfigLoader, Writer]) -> None:
-    """Reader threads only ever hold snapshots equal to one whole commit, however fast they change."""
+    """Reader threads only ever hold snapshots of one whole commit, however fast they change."""
     loader, writer = live
     forcing = threading.Event()
 

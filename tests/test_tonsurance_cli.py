@@ -50,7 +50,7 @@ def repo(tmp_path: Path) -> ConfigRepo:
 
 
 def test_quote_matches_pricing_on_the_database_snapshot(db_dsn: str, repo: ConfigRepo) -> None:
-    """The quoted premium is what tonsurance.pricing computes on the snapshot syncd put in the database."""
+    """The quoted premium is what tonsurance.pricing computes on the database's snapshot."""
     sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.0525")
     apply_commit(repo.path, "HEAD", db_dsn)
     code, out, err = run("quote", "USDC", "100000", "--days", "90", "--dsn", db_dsn)
@@ -58,7 +58,10 @@ def test_quote_matches_pricing_on_the_database_snapshot(db_dsn: str, repo: Confi
     snap = database_snapshot(db_dsn)
     expected = calculate_premium(snap, "USDC", 100000.0, 90).premium_cents
     assert premium_cents(out) == expected
-    assert expected != calculate_premium(load_file_defaults().snapshot, "USDC", 100000.0, 90).premium_cents
+    assert (
+        expected
+        != calculate_premium(load_file_defaults().snapshot, "USDC", 100000.0, 90).premium_cents
+    )
     assert f"commit {sha}" in out
     assert "base rate          0.052500" in out
     assert err == ""
@@ -68,8 +71,17 @@ def test_quote_options_reach_the_formula(db_dsn: str, repo: ConfigRepo) -> None:
     """--trigger and --utilization change the premium exactly as calculate_premium does."""
     apply_commit(repo.path, "HEAD", db_dsn)
     code, out, _ = run(
-        "quote", "DAI", "2500000", "--days", "180", "--trigger", "0.95", "--utilization", "0.8",
-        "--dsn", db_dsn,
+        "quote",
+        "DAI",
+        "2500000",
+        "--days",
+        "180",
+        "--trigger",
+        "0.95",
+        "--utilization",
+        "0.8",
+        "--dsn",
+        db_dsn,
     )
     assert code == 0
     snap = database_snapshot(db_dsn)
@@ -80,13 +92,15 @@ def test_quote_options_reach_the_formula(db_dsn: str, repo: ConfigRepo) -> None:
 
 
 def test_quote_without_database_uses_file_defaults() -> None:
-    """With the database unavailable the quote uses the file defaults, says so on stderr, and exits 0."""
+    """Without a database the quote uses the file defaults, says so on stderr, and exits 0."""
     code, out, err = run("quote", "USDC", "100000", "--dsn", dead_dsn())
     assert code == 0
     expected = calculate_premium(load_file_defaults().snapshot, "USDC", 100000.0, 90).premium_cents
     assert premium_cents(out) == expected
     assert "configuration: file defaults in" in out
-    assert err.startswith("tonsurance: warning: using the file defaults; cannot connect to PostgreSQL")
+    assert err.startswith(
+        "tonsurance: warning: using the file defaults; cannot connect to PostgreSQL"
+    )
     assert err.count("\n") == 1
 
 
@@ -115,7 +129,7 @@ def test_click_usage_errors_exit_2() -> None:
 
 
 def test_malformed_dsn_is_a_usage_error() -> None:
-    """A database address that is not a connection string is reported, not silently replaced by files."""
+    """A malformed database address is a usage error, not a silent fallback to files."""
     code, _, err = run("quote", "USDC", "1000", "--dsn", "postgresql://[bad")
     assert code == 2
     assert "neither a key=value connection string nor a postgresql:// URL" in err
@@ -127,7 +141,9 @@ def test_installed_script_quotes(db_dsn: str, repo: ConfigRepo) -> None:
     script = Path(sys.executable).parent / "tonsurance"
     done = subprocess.run(
         [str(script), "quote", "USDT", "50000", "--days", "30", "--dsn", db_dsn],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     snap = database_snapshot(db_dsn)

@@ -82,7 +82,9 @@ def _cents(cents: int) -> str:
     return f"{cents // 100:,}.{cents % 100:02d} USD"
 
 
-def render_quote(quote: Quote, snap: Snapshot, coverage_usd: float, days: int, dsn: str | None) -> str:
+def render_quote(
+    quote: Quote, snap: Snapshot, coverage_usd: float, days: int, dsn: str | None
+) -> str:
     """The premium, each factor that made it, and where the configuration came from."""
     p = snap.pricing
     rate_note = "" if quote.asset in p.base_rate else f"  (no rate for {quote.asset}: default rate)"
@@ -100,7 +102,8 @@ def render_quote(quote: Quote, snap: Snapshot, coverage_usd: float, days: int, d
         f"  size factor        {quote.size_factor:.6f}",
         f"  utilization mult.  {quote.utilization_multiplier:.6f}",
         f"  claims factor      {quote.claims_factor:.6f}",
-        f"  duration factor    {quote.duration_factor:.6f}  (sqrt({days} / {p.duration_base_days}))",
+        f"  duration factor    {quote.duration_factor:.6f}"
+        f"  (sqrt({days} / {p.duration_base_days}))",
         f"  rated premium      {_usd(quote.computed_usd)}",
         f"  minimum premium    {_usd(quote.minimum_usd)}{minimum_note}",
         f"configuration: {origin}",
@@ -116,15 +119,44 @@ def _finite(name: str, value: float | None) -> None:
 @main.command()
 @click.argument("asset")
 @click.argument("coverage_usd", type=float, metavar="COVERAGE_USD")
-@click.option("--days", type=click.IntRange(min=1), default=90, show_default=True, help="Policy duration.")
-@click.option("--trigger", type=float, default=None, metavar="PRICE", help="Trigger price; default the base trigger.")
-@click.option("--utilization", type=float, default=0.0, show_default=True, metavar="U", help="Vault utilization, 0 to 1.")
-@click.option("--dsn", default=None, metavar="DSN", help="Database address; default TONSURANCE_DSN, else libpq's PG* variables.")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=90, show_default=True, help="Policy duration."
+)
+@click.option(
+    "--trigger",
+    type=float,
+    default=None,
+    metavar="PRICE",
+    help="Trigger price; default the base trigger.",
+)
+@click.option(
+    "--utilization",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="U",
+    help="Vault utilization, 0 to 1.",
+)
+@click.option(
+    "--dsn",
+    default=None,
+    metavar="DSN",
+    help="Database address; default TONSURANCE_DSN, else libpq's PG* variables.",
+)
 def quote(
-    asset: str, coverage_usd: float, days: int, trigger: float | None, utilization: float, dsn: str | None
+    asset: str,
+    coverage_usd: float,
+    days: int,
+    trigger: float | None,
+    utilization: float,
+    dsn: str | None,
 ) -> None:
-    """Quote the premium for COVERAGE_USD of ASSET; falls back to the file defaults without a database."""
-    for name, value in (("coverage", coverage_usd), ("trigger", trigger), ("utilization", utilization)):
+    """Quote the premium for COVERAGE_USD of ASSET (file defaults if the database is down)."""
+    for name, value in (
+        ("coverage", coverage_usd),
+        ("trigger", trigger),
+        ("utilization", utilization),
+    ):
         _finite(name, value)
     snap, reason = load_snapshot(dsn)
     if reason is not None:

@@ -48,7 +48,7 @@ def _table_rows(cur: psycopg.Cursor[Any], table: str) -> list[dict[str, Any]]:
     columns = TABLE_COLUMNS[table]
     cur.execute(f"select {', '.join(columns)} from {table} order by id")
     floats = FLOAT_COLUMNS[table]
-    return [normal_row(dict(zip(columns, row)), floats) for row in cur]
+    return [normal_row(dict(zip(columns, row, strict=True)), floats) for row in cur]
 
 
 def read_config(conn: psycopg.Connection[Any], known_commit: str | None) -> DatabaseConfig | None:

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import sql
 
 from tonsurance import pricing
 from tonsurance.config.dbread import open_reader, read_config
@@ -30,14 +29,12 @@ from tonsurance.config.filedefaults import load_file_defaults
 from tonsurance.config.model import Snapshot
 from tonsurance.config.stats import Counters, Tally
 from tonsurance.config.typed import EMPTY_VIEW, TypedView, typed_view
-from tonsurance.db import NOTIFY_CHANNEL, connect, describe, redact, resolve_dsn
+from tonsurance.config.watch import Listener, periodic_reloads
+from tonsurance.db import describe, redact, resolve_dsn
 from tonsurance.errors import TonsuranceError, Unavailable, UsageProblem
 
 log = logging.getLogger("tonsurance.config")
 
-RETRY_FIRST = 0.5
-RETRY_MAX = 30.0
-LISTEN_POLL = 0.5
 _MISSING: Any = object()
 T = TypeVar("T")
 
@@ -56,11 +53,6 @@ class _NotLoaded:
         if obj is None:
             return self  # type: ignore[return-value]
         raise Unavailable("no configuration is loaded; call start() first")
-
-
-def retry_delay(failures: int, interval: float) -> float:
-    """Seconds to wait after `failures` failures in a row: doubling from RETRY_FIRST, capped."""
-    return min(interval, RETRY_MAX, RETRY_FIRST * 2.0 ** max(failures - 1, 0))
 
 
 class ConfigLoader:
@@ -82,7 +74,9 @@ class ConfigLoader:
         defaults_root: str | os.PathLike[str] | None = None,
     ) -> None:
         if not interval > 0:
-            raise UsageProblem(f"the reload interval must be a positive number of seconds, got {interval}")
+            raise UsageProblem(
+                f"the reload interval must be a positive number of seconds, got {interval}"
+            )
         self._dsn = dsn
         self._interval = float(interval)
         self._listen = listen
@@ -94,8 +88,8 @@ class ConfigLoader:
         self._reload_lock = threading.RLock()
         self._reader: psycopg.Connection[Any] | None = None
         self._checked_at: float | None = None
-        self._listening = False
         self._stop = threading.Event()
+        self._listener = Listener(dsn, self._reload_quietly, self._stop)
         self._threads: list[threading.Thread] = []
         self._subscribers: tuple[Subscriber, ...] = ()
         self._warned: set[tuple[str, str, str]] = set()
@@ -119,9 +113,17 @@ class ConfigLoader:
                 self._load_file_defaults(db_error)
         if background:
             self._stop.clear()
-            self._spawn("tonsurance-config-reload", self._reload_loop)
+            self._spawn(
+                "tonsurance-config-reload",
+                lambda: periodic_reloads(
+                    self._stop,
+                    self._interval,
+                    self.reload,
+                    lambda: self._counters.consecutive_failures,
+                ),
+            )
             if self._listen:
-                self._spawn("tonsurance-config-listen", self._listen_loop)
+                self._spawn("tonsurance-config-listen", self._listener.run)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -148,9 +150,7 @@ class ConfigLoader:
         try:
             view = load_file_defaults(self._defaults_root)
         except TonsuranceError as file_error:
-            raise Unavailable(
-                f"no configuration available: {db_error}; and {file_error}"
-            ) from None
+            raise Unavailable(f"no configuration available: {db_error}; and {file_error}") from None
         log.warning("configuration database unavailable (%s); using the file defaults", db_error)
         with self._reload_lock:
             if self._view.snapshot is None:
@@ -166,7 +166,9 @@ class ConfigLoader:
         """
         with self._reload_lock:
             current = self._view.snapshot
-            known = None if force or current is None or current.source != "database" else current.commit
+            known = (
+                None if force or current is None or current.source != "database" else current.commit
+            )
             try:
                 found = read_config(self._reader_connection(), known)
             except TonsuranceError as exc:
@@ -219,48 +221,10 @@ class ConfigLoader:
         except TonsuranceError:
             return False
 
-    def _reload_loop(self) -> None:
-        delay = self._interval
-        while not self._stop.wait(delay):
-            try:
-                self.reload()
-                delay = self._interval
-            except TonsuranceError:
-                delay = retry_delay(self._counters.consecutive_failures, self._interval)
-            except Exception:
-                log.exception("unexpected error while reloading the configuration")
-                delay = self._interval
-
-    def _listen_loop(self) -> None:
-        failures = 0
-        listen = sql.SQL("listen {}").format(sql.Identifier(NOTIFY_CHANNEL))
-        while not self._stop.is_set():
-            try:
-                with connect(self._dsn, autocommit=True) as conn:
-                    conn.execute(listen)
-                    self._listening = True
-                    failures = 0
-                    self._reload_quietly()
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=LISTEN_POLL):
-                            self._reload_quietly()
-                            if self._stop.is_set():
-                                break
-            except (TonsuranceError, psycopg.Error) as exc:
-                failures += 1
-                level = logging.WARNING if failures == 1 else logging.DEBUG
-                log.log(level, "configuration LISTEN connection lost: %s", redact(" ".join(str(exc).split())))
-            except Exception:
-                failures += 1
-                log.exception("unexpected error while listening for configuration changes")
-            finally:
-                self._listening = False
-            self._stop.wait(retry_delay(failures, RETRY_MAX))
-
     # -- subscribers --------------------------------------------------------------------------
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call `callback(snapshot)` after each change of snapshot; returns an unsubscribe function."""
+        """Call `callback(snapshot)` after each change of snapshot; return an unsubscriber."""
         with self._reload_lock:
             self._subscribers = (*self._subscribers, callback)
 
@@ -317,7 +281,11 @@ class ConfigLoader:
         if found is not None and self._first_time(category, key, wanted):
             log.warning(
                 "configuration %s.%s is of type %s, not %s; using the default %r",
-                category, key, found, wanted, default,
+                category,
+                key,
+                found,
+                wanted,
+                default,
             )
         return default
 
@@ -364,7 +332,7 @@ class ConfigLoader:
             "commit": snap.commit if snap is not None else None,
             "age_seconds": now - snap.loaded_at if snap is not None else None,
             "checked_seconds_ago": now - checked if checked is not None else None,
-            "listening": self._listening,
+            "listening": self._listener.listening,
             "last_error": counters.last_error,
         }
 
