@@ -3,9 +3,10 @@ measured in the same run; then quote latency percentiles with and without a thre
 the configuration from the database continuously.
 
 Three ways to price, all giving the same cents (checked before timing):
-  constants  a copy of calculate_premium and its formula, line for line and in the same two
-             functions, that reads module constants (a dict of rates, tuples of Tier, floats)
-             where the original reads a PricingParams: the hard-coded baseline;
+  constants  tonsurance.pricing._price compiled again from its own source without the line that
+             unpacks the PricingParams into locals, so every value is a module constant (a dict
+             of rates, tuples of Tier, floats), wrapped like calculate_premium: the hard-coded
+             baseline, line for line the same code;
   params     calculate_premium on a PricingParams built once at import from those constants;
   live       calculate_premium(loader.snapshot, ...): the snapshot the loader holds right now.
 
@@ -14,17 +15,21 @@ Three ways to price, all giving the same cents (checked before timing):
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from bench_loader import live_loader
 
 from tonsurance.config import ConfigLoader
 from tonsurance.config.model import PricingParams, Tier
 from tonsurance.errors import UsageProblem
+from tonsurance import pricing
 from tonsurance.pricing import (
     CLAIMS_FACTOR_FLOOR,
     DAYS_PER_YEAR,
@@ -96,69 +101,39 @@ LATENCY_CHUNKS = 8
 TARGET = 0.97
 
 
-def _constants_price(
-    asset: str,
-    coverage_usd: float,
-    duration_days: int,
-    trigger_price: float | None,
-    risk_scores: Mapping[str, float] | None,
-    utilization: float,
-    loss_ratio: float | None,
-) -> tuple[int, float, float, float, float, float, float, float, float, float]:
-    """tonsurance.pricing._price line for line, reading module constants."""
-    if not coverage_usd > 0:
-        raise UsageProblem(f"coverage must be a positive amount of USD, got {coverage_usd}")
-    if duration_days < 1:
-        raise UsageProblem(f"duration must be at least one day, got {duration_days}")
-    if not utilization >= 0:
-        raise UsageProblem(f"utilization must be 0 or more, got {utilization}")
-    rate = BASE_RATES.get(asset, BASE_RATE_DEFAULT)
-    risk = 1.0
-    if risk_scores:
-        for factor, score in risk_scores.items():
-            if not 0.0 <= score <= 1.0:
-                raise UsageProblem(f"risk score {factor}={score} is outside [0, 1]")
-            weight = RISK_WEIGHTS.get(factor)
-            if weight is None:
-                raise UsageProblem(f"unknown risk factor {factor!r}")
-            risk += weight * score
-        if risk < 0.0:
-            risk = 0.0
+def _constants_source() -> str:
+    """The source of tonsurance.pricing._price without the line that unpacks `p.hot` into locals,
+    so each of those names is read from module constants instead: the same function, line for
+    line, with the values hard-coded."""
+    source = inspect.getsource(pricing._price)
+    unpack = re.compile(r"\n    \(\n[^)]*\) = p\.hot\n")
+    if not unpack.search(source):
+        raise SystemExit("tonsurance.pricing._price no longer unpacks p.hot; update this benchmark")
+    return unpack.sub("\n", source)
 
-    trigger = 1.0
-    if trigger_price is not None and trigger_price != TRIGGER_BASE_PRICE:
-        if not 0.0 < trigger_price <= 1.0:
-            raise UsageProblem(f"trigger price must be in (0, 1], got {trigger_price}")
-        trigger += (
-            TRIGGER_ADJUSTMENT_FACTOR * (trigger_price - TRIGGER_BASE_PRICE) / TRIGGER_BASE_PRICE
-        )
-        if trigger < 0.0:
-            trigger = 0.0
-    size = 1.0
-    best = -1.0
-    for tier in SIZE_TIERS:
-        if best < tier.threshold <= coverage_usd:
-            best = tier.threshold
-            size = 1.0 - tier.value
-    util = 1.0
-    best = -1.0
-    for tier in UTILIZATION_TIERS:
-        if best < tier.threshold <= utilization:
-            best = tier.threshold
-            util = tier.value
-    claims = 1.0
-    if loss_ratio is not None:
-        claims += CLAIMS_ADJUSTMENT_DAMPENER * (loss_ratio / TARGET_LOSS_RATIO - 1.0)
-        if claims < CLAIMS_FACTOR_FLOOR:
-            claims = CLAIMS_FACTOR_FLOOR
-    duration = math.sqrt(duration_days / DURATION_BASE_DAYS)
-    years = duration_days / DAYS_PER_YEAR
-    computed = coverage_usd * rate * risk * trigger * size * util * claims * years * duration
-    minimum = coverage_usd * MIN_PREMIUM_RATE * years
-    if MIN_PREMIUM_ABSOLUTE_USD > minimum:
-        minimum = MIN_PREMIUM_ABSOLUTE_USD
-    cents = round_cents(computed if computed >= minimum else minimum)
-    return cents, rate, risk, trigger, size, util, claims, duration, computed, minimum
+
+def _constants_function() -> Callable[..., tuple[Any, ...]]:
+    namespace: dict[str, Any] = dict(vars(pricing))
+    namespace.update(
+        rates=dict(BASE_RATES),
+        default_rate=BASE_RATE_DEFAULT,
+        weights=dict(RISK_WEIGHTS),
+        size_tiers=SIZE_TIERS,
+        util_tiers=UTILIZATION_TIERS,
+        base_days=DURATION_BASE_DAYS,
+        base_price=TRIGGER_BASE_PRICE,
+        adjustment=TRIGGER_ADJUSTMENT_FACTOR,
+        target_loss=TARGET_LOSS_RATIO,
+        dampener=CLAIMS_ADJUSTMENT_DAMPENER,
+        min_absolute=MIN_PREMIUM_ABSOLUTE_USD,
+        min_rate=MIN_PREMIUM_RATE,
+    )
+    exec(compile(_constants_source(), "<constants _price>", "exec"), namespace)
+    function: Callable[..., tuple[Any, ...]] = namespace["_price"]
+    return function
+
+
+_constants_price = _constants_function()
 
 
 def constants_premium(
@@ -173,7 +148,7 @@ def constants_premium(
 ) -> Quote:
     """calculate_premium's shape (a wrapper over the formula), with the values as constants."""
     cents, rate, risk, trigger, size, util, claims, duration, computed, minimum = _constants_price(
-        asset, coverage_usd, duration_days, trigger_price, risk_scores, utilization, loss_ratio
+        None, asset, coverage_usd, duration_days, trigger_price, risk_scores, utilization, loss_ratio
     )
     return Quote(cents, asset, rate, risk, trigger, size, util, claims, duration, computed, minimum)
 

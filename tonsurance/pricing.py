@@ -138,15 +138,18 @@ def _price(
         raise UsageProblem(f"duration must be at least one day, got {duration_days}")
     if not utilization >= 0:
         raise UsageProblem(f"utilization must be 0 or more, got {utilization}")
+    (
+        rates, default_rate, weights, size_tiers, util_tiers, base_days,
+        base_price, adjustment, target_loss, dampener, min_absolute, min_rate,
+    ) = p.hot
 
     try:
-        rate = p.base_rate[asset]
+        rate = rates[asset]
     except KeyError:
-        rate = p.base_rate_default
+        rate = default_rate
 
     risk = 1.0
     if risk_scores:
-        weights = p.risk_weight
         for factor, score in risk_scores.items():
             if not 0.0 <= score <= 1.0:
                 raise UsageProblem(f"risk score {factor}={score} is outside [0, 1]")
@@ -161,21 +164,20 @@ def _price(
     if trigger_price is not None:
         if not 0.0 < trigger_price <= 1.0:
             raise UsageProblem(f"trigger price must be in (0, 1], got {trigger_price}")
-        base_price = p.trigger_base_price
-        trigger += p.trigger_adjustment_factor * (trigger_price - base_price) / base_price
+        trigger += adjustment * (trigger_price - base_price) / base_price
         if trigger < 0.0:
             trigger = 0.0
 
     size = 1.0
     best = -1.0
-    for tier in p.size_discount_tiers:
+    for tier in size_tiers:
         if best < tier.threshold <= coverage_usd:
             best = tier.threshold
             size = 1.0 - tier.value
 
     util = 1.0
     best = -1.0
-    for tier in p.utilization_tiers:
+    for tier in util_tiers:
         if best < tier.threshold <= utilization:
             best = tier.threshold
             util = tier.value
@@ -184,17 +186,16 @@ def _price(
     if loss_ratio is not None:
         if not loss_ratio >= 0:
             raise UsageProblem(f"loss ratio must be 0 or more, got {loss_ratio}")
-        claims += p.claims_adjustment_dampener * (loss_ratio / p.target_loss_ratio - 1.0)
+        claims += dampener * (loss_ratio / target_loss - 1.0)
         if claims < CLAIMS_FACTOR_FLOOR:
             claims = CLAIMS_FACTOR_FLOOR
 
-    duration = math.sqrt(duration_days / p.duration_base_days)
+    duration = math.sqrt(duration_days / base_days)
     years = duration_days / DAYS_PER_YEAR
     computed = coverage_usd * rate * risk * trigger * size * util * claims * years * duration
-    minimum = coverage_usd * p.min_premium_rate * years
-    absolute = p.min_premium_absolute_usd
-    if absolute > minimum:
-        minimum = absolute
+    minimum = coverage_usd * min_rate * years
+    if min_absolute > minimum:
+        minimum = min_absolute
     cents = round_cents(computed if computed >= minimum else minimum)
     return cents, rate, risk, trigger, size, util, claims, duration, computed, minimum
 
@@ -211,7 +212,7 @@ def premium_cents(
     loss_ratio: float | None = None,
 ) -> int:
     """The premium in cents, without the breakdown; the same number as `calculate_premium`."""
-    p = snap.pricing if isinstance(snap, Snapshot) else snap
+    p = snap.pricing
     return _price(
         p, asset, coverage_usd, duration_days, trigger_price, risk_scores, utilization, loss_ratio
     )[0]
@@ -232,7 +233,7 @@ def calculate_premium(
 
     Reads one `PricingParams` for the whole call, so a quote never mixes two configurations.
     """
-    p = snap.pricing if isinstance(snap, Snapshot) else snap
+    p = snap.pricing
     cents, rate, risk, trigger, size, util, claims, duration, computed, minimum = _price(
         p, asset, coverage_usd, duration_days, trigger_price, risk_scores, utilization, loss_ratio
     )

@@ -28,6 +28,9 @@ class Tier:
 
 @dataclass(frozen=True, slots=True)
 class PricingParams:
+    """The pricing parameters; `hot` holds them once more as one tuple (with a plain dict of
+    rates) that the premium formula unpacks into locals: one attribute read per quote."""
+
     base_rate: Mapping[str, float]
     base_rate_default: float
     risk_weight: Mapping[str, float]
@@ -40,6 +43,32 @@ class PricingParams:
     claims_adjustment_dampener: float
     min_premium_absolute_usd: float
     min_premium_rate: float
+    hot: tuple[Any, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self,
+            "hot",
+            (
+                dict(self.base_rate),
+                self.base_rate_default,
+                self.risk_weight,
+                self.size_discount_tiers,
+                self.utilization_tiers,
+                self.duration_base_days,
+                self.trigger_base_price,
+                self.trigger_adjustment_factor,
+                self.target_loss_ratio,
+                self.claims_adjustment_dampener,
+                self.min_premium_absolute_usd,
+                self.min_premium_rate,
+            ),
+        )
+
+    @property
+    def pricing(self) -> PricingParams:
+        """Itself, so code taking a Snapshot or its PricingParams reads `.pricing` either way."""
+        return self
 
 
 @dataclass(frozen=True, slots=True)
