@@ -16,6 +16,7 @@ import json
 import statistics
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import psycopg
 
@@ -119,7 +120,9 @@ def bench_size(size: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,10000,100000")
-    sizes = [int(s) for s in parser.parse_args().sizes.split(",")]
+    parser.add_argument("--end-to-end-sizes", default="1000,10000")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
     print(
         f"{'parameters':>10} {'COPY ms':>9} {'full apply ms':>14} {'x COPY':>7} {'no-op ms':>9}"
         f" {'one change ms':>14} {'one change, base known ms':>26}"
@@ -129,6 +132,79 @@ def main() -> None:
         print(
             f"{size:>10} {r['copy']*1e3:9.0f} {r['full']*1e3:14.0f} {r['full']/r['copy']:7.2f}"
             f" {r['noop']*1e3:9.0f} {r['single']*1e3:14.0f} {r['known']*1e3:26.0f}"
+        )
+    print_end_to_end([int(s) for s in args.end_to_end_sizes.split(",") if s])
+
+
+
+def synthetic_repo(parent: Path, size: int) -> Path:
+    """A git repository whose config has `size` parameters: the shipped files plus synthetic
+    assets, each with a base rate and (as the rules require) a price impact in every scenario."""
+    from tonsurance.testing import make_config_repo
+
+    repo = make_config_repo(parent)
+    extra = size - len(synthetic_state(0).parameters)
+    names = [f"SYN{i:06d}" for i in range(max(0, extra))]
+    pricing = repo.file("config/pricing.yaml").read_text()
+    rates = "".join(f"  {n}: {0.01 + (i % 500) / 10000}\n" for i, n in enumerate(names))
+    repo.write("config/pricing.yaml", pricing.replace("  default: 0.10\n", rates + "  default: 0.10\n"))
+    scenarios = repo.file("config/stress_scenarios.yaml").read_text().splitlines(keepends=True)
+    out = []
+    for line in scenarios:
+        out.append(line)
+        if line.strip() == "price_impacts:":
+            indent = " " * (len(line) - len(line.lstrip()) + 2)
+            out.extend(f"{indent}{n}: -0.01\n" for n in names)
+    repo.write("config/stress_scenarios.yaml", "".join(out))
+    repo.commit(f"{size} parameters")
+    return repo.path
+
+
+def end_to_end(size: int) -> dict[str, float]:
+    """Read a commit from git and validate it, then apply it; then the same for a one-value change."""
+    import tempfile
+
+    from syncd.engine import apply_prepared, open_repo, prepare
+    from tonsurance.testing import git
+
+    with tempfile.TemporaryDirectory() as tmp, fresh_database() as dsn:
+        migrate(dsn)
+        path = synthetic_repo(Path(tmp), size)
+        repo = open_repo(path)
+        start = time.perf_counter()
+        first = prepare(repo, "HEAD")
+        prepared = time.perf_counter()
+        assert first.validation.ok, first.validation.problems[:3]
+        assert len(first.state.parameters) == size
+        with psycopg.connect(dsn) as conn:
+            apply_prepared(conn, repo, first)
+            applied = time.perf_counter()
+            text = (path / "config/pricing.yaml").read_text().replace("USDC: 0.04", "USDC: 0.041", 1)
+            (path / "config/pricing.yaml").write_text(text)
+            git(path, "commit", "-q", "-am", "one value")
+            again = time.perf_counter()
+            second = prepare(repo, "HEAD")
+            reprepared = time.perf_counter()
+            report = apply_prepared(conn, repo, second, base=first)
+            done = time.perf_counter()
+        assert len(report.outcome.diff.params) == 1
+    return {
+        "read_validate": prepared - start,
+        "apply": applied - prepared,
+        "change_read_validate": reprepared - again,
+        "change_apply": done - reprepared,
+    }
+
+
+def print_end_to_end(sizes: list[int]) -> None:
+    print()
+    print("from a git commit (syncd's path): read + validate, then apply; then a one-value change")
+    print(f"{'parameters':>10} {'read+validate ms':>17} {'apply ms':>9} {'change read+validate ms':>24} {'change apply ms':>16}")
+    for size in sizes:
+        r = end_to_end(size)
+        print(
+            f"{size:>10} {r['read_validate']*1e3:17.0f} {r['apply']*1e3:9.0f}"
+            f" {r['change_read_validate']*1e3:24.0f} {r['change_apply']*1e3:16.0f}"
         )
 
 

@@ -72,3 +72,16 @@ def test_merge_key_is_refused():
 def test_empty_document_is_none():
     """An empty file reads as None, which the schema then rejects."""
     assert read_yaml("", "config/x.yaml")[0] is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["10000", "-3", "0", "010", "0x1F", "0o17", "1_000", "+5", "0.04", "-0.10", "1.5e3", "1e3", ".5", "6.", "1_0.5", "190:20:30"],
+)
+def test_numbers_read_as_pyyaml_reads_them(text):
+    """Numbers come back exactly as PyYAML's safe loader gives them, in value and in type."""
+    import yaml
+
+    expected = yaml.safe_load(f"v: {text}\n")["v"]
+    got = read_yaml(f"v: {text}\n", "config/x.yaml")[0]["v"]
+    assert got == expected and type(got) is type(expected)

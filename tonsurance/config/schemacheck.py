@@ -42,9 +42,46 @@ def compile_schema(data: bytes, file: str) -> Draft202012Validator:
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(schema)"
         raise SchemaUnusable(Problem(file, 1, 1, where, f"invalid schema: {exc.message}")) from None
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    validator = Draft202012Validator(
+        inline_local_refs(schema), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
     _compiled[digest] = validator
     return validator
+
+
+_ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment"})
+
+
+def inline_local_refs(schema: Any) -> Any:
+    """The schema with each `{"$ref": "#/$defs/..."}` replaced by its target, siblings merged.
+
+    Resolving a `$ref` costs more than checking the value it points at; a 100k-value file
+    resolves it 100k times. Inlining gives the same verdicts: a sibling that would collide with
+    a validation keyword of the target keeps its `$ref` as written.
+    """
+    root = schema
+
+    def target(ref: str) -> Any:
+        node: Any = root
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def walk(node: Any, depth: int) -> Any:
+        if isinstance(node, list):
+            return [walk(item, depth) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/") and depth < 32:
+            resolved = walk(target(ref), depth + 1)
+            siblings = {k: v for k, v in node.items() if k != "$ref"}
+            clash = set(siblings) & set(resolved) - _ANNOTATIONS
+            if isinstance(resolved, dict) and not clash:
+                return {**resolved, **{k: walk(v, depth) for k, v in siblings.items()}}
+        return {k: walk(v, depth) for k, v in node.items()}
+
+    return walk(schema, 0)
 
 
 def _unexpected_keys(error: ValidationError) -> list[str]:

@@ -9,6 +9,7 @@ aliases, merge keys, NaN and infinity. Dates stay strings (`2023-03-10`), so the
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import yaml
@@ -37,6 +38,19 @@ _PlainLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+
+
+def _plain_number(tag: str, text: str) -> int | float | None:
+    """Plain decimal numbers converted directly; anything else (hex, octal, `.inf`, `1_000`, ...)
+    is left to PyYAML's own constructor, so the result is always what PyYAML would give."""
+    if tag == "tag:yaml.org,2002:int" and _DECIMAL.fullmatch(text) and "." not in text and "e" not in text.lower():
+        return int(text)
+    if tag == "tag:yaml.org,2002:float" and _DECIMAL.fullmatch(text) and "." in text:
+        return float(text)
+    return None
 
 
 class YamlProblem(Exception):
@@ -77,9 +91,14 @@ class _Builder:
             if node.tag != _SEQ:
                 raise self.fail(node, path, f"the tag {_short_tag(node.tag)} is not allowed")
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
-        if node.tag not in _SCALAR_TAGS:
-            raise self.fail(node, path, f"the tag {_short_tag(node.tag)} is not allowed")
-        value = self.loader.construct_object(node)
+        tag = node.tag
+        if tag == _STR:
+            return node.value
+        if tag not in _SCALAR_TAGS:
+            raise self.fail(node, path, f"the tag {_short_tag(tag)} is not allowed")
+        value = _plain_number(tag, node.value)
+        if value is None:
+            value = self.loader.construct_object(node)
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(node, path, f"{node.value} is not allowed: NaN and infinity are not numbers")
         return value
