@@ -197,6 +197,8 @@ def end_to_end(size: int) -> dict[str, float]:
 
 
 def print_end_to_end(sizes: list[int]) -> None:
+    if not sizes:
+        return
     print()
     print("from a git commit (syncd's path): read + validate, then apply; then a one-value change")
     print(f"{'parameters':>10} {'read+validate ms':>17} {'apply ms':>9} {'change read+validate ms':>24} {'change apply ms':>16}")
