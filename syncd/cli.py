@@ -9,14 +9,13 @@ To add a subcommand, decorate a function with `@main.command()` and call the lib
 from __future__ import annotations
 
 import logging
+import sys
 import traceback
 from typing import Any
 
-import sys
-
 import click
 
-from syncd.errors import PlanRefused, TonsuranceError
+from syncd.errors import PlanRefused, TonsuranceError, UsageProblem
 
 log = logging.getLogger("syncd")
 log.addHandler(logging.NullHandler())
@@ -30,10 +29,22 @@ def fail(message: str, exit_code: int) -> None:
     raise click.exceptions.Exit(exit_code)
 
 
-def _is_lost_connection(exc: BaseException) -> bool:
-    """A psycopg OperationalError, checked without importing psycopg for commands that never use it."""
+def _database_problem(exc: BaseException) -> str | None:
+    """A sentence for database errors a user can act on; psycopg is only looked at when loaded."""
     psycopg = sys.modules.get("psycopg")
-    return psycopg is not None and isinstance(exc, psycopg.OperationalError)
+    if psycopg is None:
+        return None
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return "the database has no tonsurance tables yet; run `syncd migrate` against it first"
+    if isinstance(exc, psycopg.OperationalError):
+        return f"lost the database connection: {_one_line(exc)}"
+    return None
+
+
+def _one_line(exc: BaseException) -> str:
+    from tonsurance.db import redact
+
+    return redact(" ".join(str(exc).split()))
 
 
 class ErrorBoundary(click.Group):
@@ -48,13 +59,14 @@ class ErrorBoundary(click.Group):
             log.debug("command failed", exc_info=True)
             fail(str(exc), exc.exit_code)
         except Exception as exc:
-            if _is_lost_connection(exc):
-                log.debug("database connection lost", exc_info=True)
-                fail(f"lost the database connection: {' '.join(str(exc).split())}", 3)
+            problem = _database_problem(exc)
+            if problem is not None:
+                log.debug("database error", exc_info=True)
+                fail(problem, 3)
             log.exception("unexpected error in %s", ctx.invoked_subcommand)
             if ctx.params.get("debug"):
                 traceback.print_exc()
-            fail(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())}", 1)
+            fail(f"unexpected {type(exc).__name__}: {_one_line(exc)}", 1)
         return None
 
 
@@ -123,9 +135,24 @@ def plan(
     repo: str, commit: str | None, base: str | None, head: str | None, dsn: str | None, fmt: str,
     detailed_exitcode: bool, guardrails: bool | None, policy_path: str | None, override: bool,
 ) -> None:
-    """Show what applying a commit would change; with --base/--head also its impact and guardrails."""
+    """Show what applying a commit would change; with --base/--head also its impact and guardrails.
+
+    With --detailed-exitcode the codes are terraform's: 0 no change, 1 error, 2 changes, so a
+    usage error exits 1 rather than 2 (an unreachable dependency still exits 3).
+    """
+    try:
+        _plan(repo, commit, base, head, dsn, fmt, detailed_exitcode, guardrails, policy_path, override)
+    except UsageProblem as exc:
+        if detailed_exitcode:
+            raise TonsuranceError(str(exc)) from None
+        raise
+
+
+def _plan(
+    repo: str, commit: str | None, base: str | None, head: str | None, dsn: str | None, fmt: str,
+    detailed_exitcode: bool, guardrails: bool | None, policy_path: str | None, override: bool,
+) -> None:
     from syncd import engine
-    from syncd.errors import UsageProblem
     from syncd.planview import RENDERERS
     from syncd.report import render_text as render_problems
 

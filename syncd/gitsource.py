@@ -53,10 +53,21 @@ def check_rev(rev: str) -> str:
     return rev
 
 
+_USERINFO = re.compile(r"(?<=[:/])[^:/@\s]*:[^@\s]*@")
+
+
+def redact_userinfo(url: str) -> str:
+    """The address with any `user:secret@` shown as `***@`."""
+    return _USERINFO.sub("***@", url)
+
+
 def check_url(url: str) -> str:
     """Refuse remote URLs that run commands (`ext::`) or look like options."""
     if not url or _BAD_URL.search(url) or "\n" in url:
-        raise UsageProblem(f"refusing repository address {url!r}: only paths, file://, ssh:// and https:// are allowed")
+        raise UsageProblem(
+            f"refusing repository address {redact_userinfo(url)!r}:"
+            " only paths, file://, ssh:// and https:// are allowed"
+        )
     return url
 
 

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from tonsurance.db import DSN_ENV, connect, describe
+from tonsurance.db import DSN_ENV, connect, describe, redact
 from tonsurance.errors import TonsuranceError
 
 from syncd import engine
@@ -121,6 +121,17 @@ def main() -> int:
     except TonsuranceError as exc:
         print(f"quickstart: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except psycopg.Error as exc:
+        print(f"quickstart: error: PostgreSQL refused: {redact(' '.join(str(exc).split()))}", file=sys.stderr)
+        return 3
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) and exc.stderr else str(exc)
+        print(
+            f"quickstart: error: could not start a private PostgreSQL ({' '.join(str(detail).split())});"
+            " install PostgreSQL or set TONSURANCE_DSN",
+            file=sys.stderr,
+        )
+        return 3
 
 
 if __name__ == "__main__":

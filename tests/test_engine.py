@@ -254,16 +254,31 @@ def test_plan_uses_one_normal_form(repo: ConfigRepo, db_dsn: str):
 
 
 def test_table_rows_are_added_changed_and_removed(repo: ConfigRepo, db_dsn: str):
-    """Depeg rows follow the file: a changed column and a removed event show in plan and apply."""
+    """Depeg rows follow the file: an added, a changed and a removed event show in plan and apply."""
+    import yaml
+
     apply_commit(repo.path, "HEAD", db_dsn)
-    text = repo.file(DEPEGS).read_text()
-    assert "low_price: 0.96" in text
-    repo.change(DEPEGS, "low_price: 0.96", "low_price: 0.955")
+    document = yaml.safe_load(repo.file(DEPEGS).read_text())
+    events = document["events"]
+    removed = events.pop()
+    changed = events[0]
+    changed["low_price"] = round(changed["low_price"] - 0.005, 4)
+    added = dict(events[1], id="usdc-test-2024", start_date="2024-01-02")
+    events.append(added)
+    header = repo.file(DEPEGS).read_text().splitlines()[0]
+    repo.write(DEPEGS, header + "\n" + yaml.safe_dump(document, sort_keys=False))
+    repo.commit("Edit the depeg history")
     code, out = cli("plan", "--repo", str(repo.path), "--dsn", db_dsn)
-    assert "historical_depegs[" in out and "low_price: 0.96 -> 0.955" in out
+    assert code == 0, out
+    assert f"+ historical_depegs[usdc-test-2024]" in out
+    assert f"- historical_depegs[{removed['id']}]" in out
+    assert f"~ historical_depegs[{changed['id']}]: low_price:" in out
     apply_commit(repo.path, "HEAD", db_dsn)
     with psycopg.connect(db_dsn) as conn:
-        assert conn.execute("select count(*) from historical_depegs where low_price = 0.955").fetchone()[0] == 1
+        ids = {r[0] for r in conn.execute("select id from historical_depegs").fetchall()}
+        price = conn.execute("select low_price from historical_depegs where id = %s", (changed["id"],)).fetchone()
+    assert "usdc-test-2024" in ids and removed["id"] not in ids
+    assert price == (changed["low_price"],)
 
 
 def test_slower_writer_cannot_move_back(repo: ConfigRepo, db_dsn: str):
@@ -381,3 +396,38 @@ def test_truncate_counts_as_drift(repo: ConfigRepo, db_dsn: str):
     assert "drift:           1 rows changed by hand" in out
     apply_commit(repo.path, "HEAD", db_dsn)
     assert value(db_dsn, "pricing", "base_rate_USDC") == 0.04
+
+
+def test_control_characters_in_keys_are_refused(db_dsn: str):
+    """A parameter key with a control character cannot be inserted, even by hand."""
+    with psycopg.connect(db_dsn) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "insert into config_parameters (category, key, value, value_type) values"
+                " ('pricing', e'bad\\x1fkey', '1.0', 'float')"
+            )
+
+
+def test_unmigrated_database_says_to_migrate(repo: ConfigRepo, empty_db_dsn: str):
+    """A database without the schema gets one line telling the operator to run syncd migrate."""
+    code, out = cli("status", "--dsn", empty_db_dsn)
+    assert code == 3
+    assert out.strip() == "syncd: error: the database has no tonsurance tables yet; run `syncd migrate` against it first"
+
+
+def test_detailed_exitcode_reports_errors_as_one(repo: ConfigRepo, db_dsn: str):
+    """With --detailed-exitcode, 2 means changes only: a bad revision exits 1, as terraform does."""
+    code, out = cli("plan", "--repo", str(repo.path), "--dsn", db_dsn, "--commit", "nosuch", "--detailed-exitcode")
+    assert code == 1 and "unknown revision 'nosuch'" in out
+    code, _ = cli("plan", "--repo", str(repo.path), "--dsn", db_dsn, "--commit", "nosuch")
+    assert code == 2
+
+
+def test_refused_url_hides_credentials():
+    """A refused repository address never shows its password."""
+    from syncd.gitsource import check_url
+    from tonsurance.errors import UsageProblem
+
+    with pytest.raises(UsageProblem) as info:
+        check_url("ext::https://user:s3cret@example.invalid/x")
+    assert "s3cret" not in str(info.value)

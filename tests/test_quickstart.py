@@ -15,8 +15,11 @@ def test_quickstart_applies_head_and_quotes_from_the_database(empty_db_dsn: str)
         [sys.executable, "-m", "syncd.quickstart"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert len(head) == 40
     assert f"applied commit:  {head}" in done.stdout
     assert "premium              936.99 USD" in done.stdout
-    assert f"configuration: database user=tonsurance_service" in done.stdout
+    assert "configuration: database user=tonsurance_service" in done.stdout
     assert head in done.stdout.splitlines()[-1]
