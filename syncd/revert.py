@@ -40,10 +40,16 @@ def _git_error(exc: git.GitCommandError) -> str:
 
 
 def _abort(repo: git.Repo) -> None:
+    """Undo a revert in progress as far as git allows; never raises, so the first error is kept."""
     try:
         repo.git.revert("--abort")
-    except git.GitCommandError:
+        return
+    except (git.GitError, OSError):
+        pass
+    try:
         repo.git.reset("--merge")
+    except (git.GitError, OSError):
+        pass
 
 
 def revert(repo_path: str | Path, rev: str, *, commit: bool = True) -> RevertResult:
@@ -67,32 +73,47 @@ def revert(repo_path: str | Path, rev: str, *, commit: bool = True) -> RevertRes
         raise InvalidConfig(
             f"git revert {short} failed, nothing changed: {_git_error(exc)}"
         ) from None
-    tree = repo.git.write_tree()
-    if tree == repo.head.commit.tree.hexsha:
+    try:
+        trial = _checked_trial(repo, short, parent)
+        new = _commit(repo, short) if commit else None
+    except BaseException:
         _abort(repo)
-        raise InvalidConfig(
-            f"reverting {short} changes nothing on top of {parent[:12]}; was it reverted already?"
-        )
-    trial = repo.git.commit_tree(tree, "-p", parent, "-m", f"Revert {short} (trial)")
+        raise
+    review = review_between(repo_path, parent, new or trial, guardrails=False)
+    return RevertResult(target.hexsha, _summary(target), parent, new, review)
+
+
+def _checked_trial(repo: git.Repo, short: str, parent: str) -> str:
+    """The sha of a trial commit of the index on `parent`; an invalid or empty result raises."""
+    try:
+        tree = repo.git.write_tree()
+        if tree == repo.head.commit.tree.hexsha:
+            raise InvalidConfig(
+                f"reverting {short} changes nothing on top of {parent[:12]};"
+                " was it reverted already?"
+            )
+        trial = repo.git.commit_tree(tree, "-p", parent, "-m", f"Revert {short} (trial)")
+    except git.GitCommandError as exc:
+        raise GitUnavailable(
+            f"git could not record the revert of {short}: {_git_error(exc)}"
+        ) from None
     checked = prepare(repo, trial)
     if not checked.validation.ok:
-        _abort(repo)
         raise PlanRefused(
             f"reverting {short} gives an invalid configuration, so the revert was aborted and nothing"
             f" changed: {refusal_reason(checked.validation)}"
         )
-    new: str | None = None
-    if commit:
-        try:
-            repo.git.commit("--no-edit", "--quiet")
-        except git.GitCommandError as exc:
-            _abort(repo)
-            raise InvalidConfig(
-                f"committing the revert of {short} failed, nothing changed: {_git_error(exc)}"
-            ) from None
-        new = repo.head.commit.hexsha
-    review = review_between(repo_path, parent, new or trial, guardrails=False)
-    return RevertResult(target.hexsha, _summary(target), parent, new, review)
+    return str(trial)
+
+
+def _commit(repo: git.Repo, short: str) -> str:
+    try:
+        repo.git.commit("--no-edit", "--quiet")
+    except git.GitCommandError as exc:
+        raise InvalidConfig(
+            f"committing the revert of {short} failed, nothing changed: {_git_error(exc)}"
+        ) from None
+    return repo.head.commit.hexsha
 
 
 def _summary(commit: git.Commit) -> str:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
+import git as gitpython
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
 from syncd.cli import main
 from syncd.engine import apply_commit, open_repo, prepare
+from syncd.errors import GitUnavailable
+from syncd.revert import _abort
 from tonsurance.testing import ConfigRepo, git, make_config_repo
 
 PRICING = "config/pricing.yaml"
@@ -98,6 +102,50 @@ def test_conflicting_revert_is_aborted(repo: ConfigRepo):
     assert result.exit_code == 1
     assert f"syncd: error: git revert {first[:12]} failed, nothing changed:" in result.stderr
     untouched(repo, head, pricing)
+
+
+def test_git_failing_while_validating_aborts_the_revert(
+    repo: ConfigRepo, monkeypatch: pytest.MonkeyPatch
+):
+    """A git error while the reverted commit is read back aborts the revert: exit 3, nothing
+    changed."""
+    change = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    head, pricing = repo.head(), repo.file(PRICING).read_text()
+
+    def unreadable(*args: object) -> NoReturn:
+        raise GitUnavailable("reading the trial commit from git failed: object store gone")
+
+    monkeypatch.setattr("syncd.revert.prepare", unreadable)
+    result = revert(repo, change)
+    assert result.exit_code == 3
+    assert "syncd: error: reading the trial commit from git failed" in result.stderr
+    untouched(repo, head, pricing)
+
+
+def test_git_failing_to_write_the_tree_aborts_the_revert(
+    repo: ConfigRepo, monkeypatch: pytest.MonkeyPatch
+):
+    """A failing `git write-tree` after the revert started is one error line, exit 3, and the
+    revert is aborted."""
+    change = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    head, pricing = repo.head(), repo.file(PRICING).read_text()
+
+    def write_tree(self: gitpython.Git, *args: object) -> NoReturn:
+        raise gitpython.GitCommandError(["git", "write-tree"], 128, b"fatal: disk full")
+
+    monkeypatch.setattr(gitpython.Git, "write_tree", write_tree, raising=False)
+    result = revert(repo, change)
+    assert result.exit_code == 3
+    assert f"git could not record the revert of {change[:12]}: disk full" in result.stderr
+    untouched(repo, head, pricing)
+
+
+def test_abort_never_raises_when_git_cannot_abort(repo: ConfigRepo):
+    """With the index locked, neither `revert --abort` nor `reset --merge` works, and the abort
+    gives up quietly so the error that caused it is the one reported."""
+    (repo.path / ".git" / "index.lock").write_text("")
+    _abort(open_repo(repo.path))
+    assert (repo.path / ".git" / "index.lock").exists()
 
 
 def test_staged_changes_block_the_revert(repo: ConfigRepo):
