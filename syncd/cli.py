@@ -326,7 +326,9 @@ def revert(sha: str, repo: str, no_commit: bool, fmt: str) -> None:
     envvar="SYNCD_LOG_FORMAT", show_envvar=True,
 )
 @click.option(
-    "--once", is_flag=True, help="Run one cycle and exit (1 if the head was refused, 3 if unavailable).",
+    "--once", is_flag=True,
+    help="Run one cycle and exit: 1 if the head was refused or applying it failed, 3 if the"
+    " database, git or the disk is unavailable.",
 )
 def run(
     repo: str, branch: str, dsn: str | None, interval: float, listen: str, state_dir: str | None,

@@ -319,8 +319,14 @@ class Daemon:
             self.mirror.close()
         event("stopped", "syncd stopped")
         if self.options.once:
-            return 3 if result == "fault" else 1 if self.state.head_refused else 0
+            return self._once_exit_code(result)
         return 0
+
+    def _once_exit_code(self, result: str) -> int:
+        """3 when a dependency failed, 1 when the apply failed or the head was refused, else 0."""
+        if result == "fault":
+            return 3 if self.faults.unavailable() else 1
+        return 1 if self.state.head_refused else 0
 
 
 def run_daemon(options: RunOptions) -> int:

@@ -99,6 +99,8 @@ class RunState:
             }
 
 
+DEPENDENCIES = ("database", "git", "disk")
+
 _DOWN = {"apply": "applying failed", "disk": "disk error", "internal": "unexpected error"}
 _UP = {"apply": "applying works", "disk": "disk works", "internal": "cycles work"}
 
@@ -114,7 +116,7 @@ class Faults:
 
     def down(self, name: str, error: str, reason: str | None = None) -> None:
         self.metrics.failures.labels(reason or name).inc()
-        if name in ("database", "git", "disk"):
+        if name in DEPENDENCIES:
             self.metrics.up.labels(name).set(0)
         with self.state.lock:
             first = name not in self.state.faults
@@ -135,7 +137,7 @@ class Faults:
             self._tries[name] += 1
 
     def up(self, name: str) -> None:
-        if name in ("database", "git", "disk"):
+        if name in DEPENDENCIES:
             self.metrics.up.labels(name).set(1)
         with self.state.lock:
             was = self.state.faults.pop(name, None)
@@ -153,3 +155,8 @@ class Faults:
     def count(self) -> int:
         with self.state.lock:
             return len(self.state.faults)
+
+    def unavailable(self) -> bool:
+        """Whether a dependency (database, git, disk) is failing, rather than the apply itself."""
+        with self.state.lock:
+            return any(name in self.state.faults for name in DEPENDENCIES)

@@ -390,3 +390,29 @@ def test_once_exit_codes_name_the_problem(repo: ConfigRepo, db_dsn: str, tmp_pat
     down = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
     unavailable = subprocess.run([*base, "--dsn", down], capture_output=True, text=True, timeout=60)
     assert unavailable.returncode == 3 and "database unavailable" in unavailable.stderr
+
+
+def test_once_exits_1_when_applying_fails(
+    repo: ConfigRepo, empty_db_dsn: str, tmp_path: Path
+) -> None:
+    """--once against a reachable database without the tables is an apply fault: exit 1, not 3."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "syncd.cli",
+            "run",
+            "--once",
+            "--repo",
+            str(repo.remote),
+            "--dsn",
+            empty_db_dsn,
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "applying failed" in done.stderr and "syncd migrate" in done.stderr
