@@ -151,11 +151,20 @@ class Mirror:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fresh = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".new-"))
         try:
-            self._git("init", "--quiet", "--bare", str(fresh), cwd=self.path.parent)
-            self._git("config", "remote.origin.url", self.url, cwd=fresh)
+            self._setup("init", "--quiet", "--bare", str(fresh), cwd=self.path.parent)
+            self._setup("config", "remote.origin.url", self.url, cwd=fresh)
             os.replace(fresh, self.path)
         finally:
             shutil.rmtree(fresh, ignore_errors=True)
+
+    def _setup(self, *args: str, cwd: Path) -> None:
+        """One step of creating the mirror; a failure raises before the mirror is put in place."""
+        done = self._git(*args, cwd=cwd)
+        if done.returncode != 0:
+            detail = redact_url(_first_error(done.stderr) or f"exit code {done.returncode}")
+            raise GitUnavailable(
+                f"cannot create the mirror {self.path}: git {args[0]} failed: {detail}"
+            )
 
     @property
     def repo(self) -> git.Repo:

@@ -200,6 +200,24 @@ def test_slow_fetch_is_cut_off_by_the_timeout(repo: ConfigRepo, tmp_path: Path) 
         mirror.close()
 
 
+def test_mirror_that_git_cannot_create_is_not_put_in_place(
+    repo: ConfigRepo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When `git init` fails (here on an unreadable global config), opening the mirror raises
+    GitUnavailable with git's reason and leaves no half-made mirror behind."""
+    broken = tmp_path / "gitconfig"
+    broken.write_text("[core\nbad")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(broken))
+    mirror = Mirror(str(repo.remote), "main", tmp_path / "state")
+    try:
+        with pytest.raises(GitUnavailable, match="git init failed: bad config line 1"):
+            mirror.open()
+        assert not mirror.path.exists()
+        assert [p.name for p in mirror.path.parent.iterdir()] == [f"{mirror.path.name}.lock"]
+    finally:
+        mirror.close()
+
+
 def test_one_daemon_per_mirror(repo: ConfigRepo, tmp_path: Path) -> None:
     """A second daemon on the same state folder and repository is refused with a clear message."""
     first = Mirror(str(repo.remote), "main", tmp_path / "state")
