@@ -1,10 +1,13 @@
 """The configuration loader every service holds: an immutable snapshot, kept current.
 
-Reads never touch the database or a lock: `loader.snapshot` and the typed accessors read the
-current `TypedView`, which a reload replaces by one reference assignment. Reloads are serialised
-by a lock that readers never take; they come from a background thread every `interval` seconds
-and from a LISTEN thread the moment syncd's NOTIFY arrives. After a reconnect the LISTEN thread
-listens again and reloads at once, because notifications sent while it was away are lost.
+Reads never touch the database or a lock: `loader.snapshot` and the typed accessors (inherited
+from `tonsurance.config.reads`) read the current `TypedView`, which a reload replaces by one
+reference assignment. Reloads are serialised by a lock that readers never take; they come from a
+background thread every `interval` seconds and from a LISTEN thread the moment syncd's NOTIFY
+arrives. After a reconnect the LISTEN thread listens again and reloads at once, because
+notifications sent while it was away are lost. Subscribers are called after the reload lock is
+released, so a slow one never holds up a reload. A stopped loader opens no connection until it
+is started again.
 
 The first load comes from the database, else from the shipped file defaults (validated with the
 same schemas). Once loaded, a failing database never replaces the snapshot: the last good one
@@ -13,20 +16,19 @@ stays, failures are counted, retries back off, and the loader recovers by itself
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import psycopg
 
-from tonsurance import pricing
 from tonsurance.config.dbread import open_reader, read_config
 from tonsurance.config.filedefaults import load_file_defaults
 from tonsurance.config.model import Snapshot
+from tonsurance.config.reads import TypedReads
 from tonsurance.config.stats import Counters, Tally
 from tonsurance.config.typed import EMPTY_VIEW, TypedView, typed_view
 from tonsurance.config.watch import Listener, periodic_reloads
@@ -34,9 +36,6 @@ from tonsurance.db import describe, redact, resolve_dsn
 from tonsurance.errors import TonsuranceError, Unavailable, UsageProblem
 
 log = logging.getLogger("tonsurance.config")
-
-_MISSING: Any = object()
-T = TypeVar("T")
 
 Subscriber = Callable[[Snapshot], None]
 
@@ -55,7 +54,7 @@ class _NotLoaded:
         raise Unavailable("no configuration is loaded; call start() first")
 
 
-class ConfigLoader:
+class ConfigLoader(TypedReads):
     """Holds the current configuration snapshot and keeps it in step with the database.
 
     `loader.snapshot` is the current snapshot, a plain instance attribute (the cheapest read
@@ -240,78 +239,6 @@ class ConfigLoader:
                 callback(snapshot)
             except Exception:
                 log.exception("configuration subscriber %r failed", callback)
-
-    # -- reads --------------------------------------------------------------------------------
-
-    def get_float(self, category: str, key: str, default: float) -> float:
-        """A float (or int) parameter as a float; the default when missing or of another type."""
-        value = self._view.floats.get((category, key))
-        if value is None:
-            return self._fallback(category, key, default, "float")
-        next(self._ticks)
-        return value
-
-    def get_int(self, category: str, key: str, default: int) -> int:
-        """An int parameter; the default when missing or of another type."""
-        value = self._view.ints.get((category, key))
-        if value is None:
-            return self._fallback(category, key, default, "int")
-        next(self._ticks)
-        return value
-
-    def get_str(self, category: str, key: str, default: str) -> str:
-        """A string parameter; the default when missing or of another type."""
-        value = self._view.strs.get((category, key))
-        if value is None:
-            return self._fallback(category, key, default, "string")
-        next(self._ticks)
-        return value
-
-    def get_json(self, category: str, key: str, default: Any) -> Any:
-        """Any parameter as its JSON value (objects and arrays copied); the default when missing."""
-        value = self._view.values.get((category, key), _MISSING)
-        if value is _MISSING:
-            return self._fallback(category, key, default, "json")
-        next(self._ticks)
-        return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
-
-    def _fallback(self, category: str, key: str, default: T, wanted: str) -> T:
-        self._counters.miss()
-        found = self._view.types.get((category, key))
-        if found is not None and self._first_time(category, key, wanted):
-            log.warning(
-                "configuration %s.%s is of type %s, not %s; using the default %r",
-                category,
-                key,
-                found,
-                wanted,
-                default,
-            )
-        return default
-
-    def _first_time(self, category: str, key: str, wanted: str) -> bool:
-        with self._warn_lock:
-            seen = (category, key, wanted) in self._warned
-            self._warned.add((category, key, wanted))
-        return not seen
-
-    # -- the source document's helpers ----------------------------------------------------------
-
-    def get_base_rate(self, asset: str) -> float:
-        """The asset's annual base rate (the default rate for an unknown asset)."""
-        return pricing.get_base_rate(self.snapshot.pricing, asset)
-
-    def get_risk_weight(self, factor: str) -> float:
-        """The weight of a risk-adjustment factor."""
-        return pricing.get_risk_weight(self.snapshot.pricing, factor)
-
-    def get_utilization_multiplier(self, utilization: float) -> float:
-        """The premium multiplier at a vault utilization."""
-        return pricing.get_utilization_multiplier(self.snapshot.pricing, utilization)
-
-    def get_size_discount(self, coverage_usd: float) -> float:
-        """The size discount for a coverage amount."""
-        return pricing.get_size_discount(self.snapshot.pricing, coverage_usd)
 
     # -- stats --------------------------------------------------------------------------------
 

@@ -1,0 +1,105 @@
+"""The loader's reads: typed accessors over the current view, and the source document's helpers.
+
+`ConfigLoader` inherits these. Each read looks at `self._view` (or `self.snapshot`) once and
+takes no lock; a hit costs one dict lookup and one `next()` on the hit counter. A miss, or a key
+of another type, gives the caller's default, counts a miss and warns once per key and type.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import logging
+import threading
+from typing import Any, TypeVar
+
+from tonsurance import pricing
+from tonsurance.config.model import Snapshot
+from tonsurance.config.stats import Counters
+from tonsurance.config.typed import TypedView
+
+log = logging.getLogger("tonsurance.config")
+
+_MISSING: Any = object()
+T = TypeVar("T")
+
+
+class TypedReads:
+    """Typed reads of the current configuration, each falling back to the caller's default."""
+
+    snapshot: Snapshot
+    _view: TypedView
+    _ticks: itertools.count[int]
+    _counters: Counters
+    _warned: set[tuple[str, str, str]]
+    _warn_lock: threading.Lock
+
+    def get_float(self, category: str, key: str, default: float) -> float:
+        """A float (or int) parameter as a float; the default when missing or of another type."""
+        value = self._view.floats.get((category, key))
+        if value is None:
+            return self._fallback(category, key, default, "float")
+        next(self._ticks)
+        return value
+
+    def get_int(self, category: str, key: str, default: int) -> int:
+        """An int parameter; the default when missing or of another type."""
+        value = self._view.ints.get((category, key))
+        if value is None:
+            return self._fallback(category, key, default, "int")
+        next(self._ticks)
+        return value
+
+    def get_str(self, category: str, key: str, default: str) -> str:
+        """A string parameter; the default when missing or of another type."""
+        value = self._view.strs.get((category, key))
+        if value is None:
+            return self._fallback(category, key, default, "string")
+        next(self._ticks)
+        return value
+
+    def get_json(self, category: str, key: str, default: Any) -> Any:
+        """Any parameter as its JSON value (objects and arrays copied); the default when missing."""
+        value = self._view.values.get((category, key), _MISSING)
+        if value is _MISSING:
+            return self._fallback(category, key, default, "json")
+        next(self._ticks)
+        return copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+
+    def _fallback(self, category: str, key: str, default: T, wanted: str) -> T:
+        self._counters.miss()
+        found = self._view.types.get((category, key))
+        if found is not None and self._first_time(category, key, wanted):
+            log.warning(
+                "configuration %s.%s is of type %s, not %s; using the default %r",
+                category,
+                key,
+                found,
+                wanted,
+                default,
+            )
+        return default
+
+    def _first_time(self, category: str, key: str, wanted: str) -> bool:
+        with self._warn_lock:
+            seen = (category, key, wanted) in self._warned
+            self._warned.add((category, key, wanted))
+        return not seen
+
+    # -- the source document's helpers ----------------------------------------------------------
+
+    def get_base_rate(self, asset: str) -> float:
+        """The asset's annual base rate (the default rate for an unknown asset)."""
+        return pricing.get_base_rate(self.snapshot.pricing, asset)
+
+    def get_risk_weight(self, factor: str) -> float:
+        """The weight of a risk-adjustment factor."""
+        return pricing.get_risk_weight(self.snapshot.pricing, factor)
+
+    def get_utilization_multiplier(self, utilization: float) -> float:
+        """The premium multiplier at a vault utilization."""
+        return pricing.get_utilization_multiplier(self.snapshot.pricing, utilization)
+
+    def get_size_discount(self, coverage_usd: float) -> float:
+        """The size discount for a coverage amount."""
+        return pricing.get_size_discount(self.snapshot.pricing, coverage_usd)
