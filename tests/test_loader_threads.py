@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import psycopg
@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 
 from syncd.engine import apply_commit
 from tonsurance.config import ConfigLoader
+from tonsurance.config.model import Snapshot
 from tonsurance.db import NOTIFY_CHANNEL
+from tonsurance.errors import Unavailable, UsageProblem
 from tonsurance.testing import make_config_repo
 
 READERS = 4
@@ -207,3 +209,119 @@ def test_hits_are_counted_exactly_under_threads(live: tuple[ConfigLoader, Writer
     after = loader.stats()
     assert after["hits"] - before["hits"] == READERS * per_thread
     assert after["misses"] - before["misses"] == READERS * per_thread
+
+
+@pytest.fixture
+def synced(db_dsn: str, tmp_path: Any) -> Iterator[Writer]:
+    """A database filled by syncd from a real repository, and a writer of further commits."""
+    repo = make_config_repo(tmp_path / "repo")
+    apply_commit(repo.path, "HEAD", db_dsn)
+    writer = Writer(db_dsn)
+    writer.write(0.05, 24.0)
+    try:
+        yield writer
+    finally:
+        writer.conn.close()
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {timeout} s"
+        time.sleep(0.01)
+
+
+def connections(dsn: str, writer: Writer) -> int:
+    """Client connections to the test database, other than the writer's and the asking one."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "select count(*) from pg_stat_activity where datname = current_database()"
+            " and backend_type = 'client backend' and pid not in (pg_backend_pid(), %s)",
+            (writer.conn.info.backend_pid,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_slow_subscriber_does_not_hold_up_a_reload(db_dsn: str, synced: Writer) -> None:
+    """While a subscriber is still busy with one change, another thread's reload swaps in the
+    next commit at once, and the subscriber then gets the changes in order."""
+    loader = ConfigLoader(db_dsn, listen=False).start(background=False)
+    gate, entered = threading.Event(), threading.Event()
+    seen: list[str | None] = []
+
+    def slow(snapshot: Snapshot) -> None:
+        seen.append(snapshot.commit)
+        entered.set()
+        gate.wait(10)
+
+    loader.subscribe(slow)
+    first = synced.write(0.06, 12.0)
+    busy = threading.Thread(target=loader.reload)
+    try:
+        busy.start()
+        assert entered.wait(5)
+        second = synced.write(0.07, 6.0)
+        started = time.monotonic()
+        assert loader.reload() is True
+        took = time.monotonic() - started
+        assert loader.snapshot.commit == second
+        assert took < 2.0, f"the reload waited {took:.1f} s for a subscriber"
+    finally:
+        gate.set()
+        busy.join(5)
+        loader.stop()
+    assert seen == [first, second]
+
+
+def test_stop_then_start_leaks_no_connection(db_dsn: str, synced: Writer) -> None:
+    """A stopped loader holds no connection and a late reload opens none; starting it again
+    brings back the reader and the listener, and stopping closes both."""
+    loader = ConfigLoader(db_dsn, interval=0.05).start()
+    try:
+        wait_until(lambda: connections(db_dsn, synced) == 2, "reader and listener connected")
+        loader.stop()
+        wait_until(lambda: connections(db_dsn, synced) == 0, "connections closed on stop")
+        with pytest.raises(Unavailable, match="stopped"):
+            loader.reload()
+        time.sleep(0.2)
+        assert connections(db_dsn, synced) == 0
+        loader.start()
+        sha = synced.write(0.08, 3.0)
+        wait_for_commit(loader, sha)
+        wait_until(lambda: connections(db_dsn, synced) == 2, "reader and listener reconnected")
+    finally:
+        loader.stop()
+    wait_until(lambda: connections(db_dsn, synced) == 0, "connections closed on the last stop")
+
+
+def test_start_is_refused_while_a_thread_of_the_last_start_runs(
+    db_dsn: str, synced: Writer
+) -> None:
+    """When stop() times out on a thread still running, start() refuses with a clear error and
+    works once that thread has ended."""
+    loader = ConfigLoader(db_dsn, interval=3600).start()
+    gate, entered = threading.Event(), threading.Event()
+
+    def stuck(snapshot: Snapshot) -> None:
+        entered.set()
+        gate.wait(10)
+
+    try:
+        wait_until(lambda: bool(loader.stats()["listening"]), "the loader listening")
+        loader.subscribe(stuck)
+        synced.write(0.06, 12.0)
+        assert entered.wait(5), "the listener thread did not deliver the change"
+        started = time.monotonic()
+        loader.stop(timeout=0.1)
+        assert time.monotonic() - started < 2.0
+        with pytest.raises(UsageProblem, match="tonsurance-config-listen .* still running"):
+            loader.start()
+        gate.set()
+        loader.stop()
+        loader.start()
+        wait_until(lambda: connections(db_dsn, synced) == 2, "reader and listener reconnected")
+    finally:
+        gate.set()
+        loader.stop()
+    wait_until(lambda: connections(db_dsn, synced) == 0, "connections closed on the last stop")

@@ -30,14 +30,13 @@ from tonsurance.config.filedefaults import load_file_defaults
 from tonsurance.config.model import Snapshot
 from tonsurance.config.reads import TypedReads
 from tonsurance.config.stats import Counters, Tally
+from tonsurance.config.subscribers import Subscriber, Subscribers
 from tonsurance.config.typed import EMPTY_VIEW, TypedView, typed_view
 from tonsurance.config.watch import Listener, periodic_reloads
 from tonsurance.db import describe, redact, resolve_dsn
 from tonsurance.errors import TonsuranceError, Unavailable, UsageProblem
 
 log = logging.getLogger("tonsurance.config")
-
-Subscriber = Callable[[Snapshot], None]
 
 
 class _NotLoaded:
@@ -90,7 +89,7 @@ class ConfigLoader(TypedReads):
         self._stop = threading.Event()
         self._listener = Listener(dsn, self._reload_quietly, self._stop)
         self._threads: list[threading.Thread] = []
-        self._subscribers: tuple[Subscriber, ...] = ()
+        self._subscribers = Subscribers()
         self._warned: set[tuple[str, str, str]] = set()
         self._warn_lock = threading.Lock()
 
@@ -99,10 +98,19 @@ class ConfigLoader(TypedReads):
     def start(self, *, background: bool = True) -> ConfigLoader:
         """Load the first snapshot (database, else file defaults) and start the reload threads.
 
-        Raises Unavailable when neither the database nor the file defaults give a configuration.
+        Raises Unavailable when neither the database nor the file defaults give a configuration,
+        and UsageProblem when the loader runs, or threads of an earlier start have not ended yet.
         """
-        if self._threads:
+        alive = [thread.name for thread in self._threads if thread.is_alive()]
+        if alive and not self._stop.is_set():
             raise UsageProblem("the loader is already started")
+        if alive:
+            raise UsageProblem(
+                f"the loader cannot start again: {', '.join(alive)} of the previous start is still"
+                " running; call stop() again and then start()"
+            )
+        self._threads = []
+        self._stop.clear()
         try:
             self.reload()
         except UsageProblem:
@@ -111,7 +119,6 @@ class ConfigLoader(TypedReads):
             if self._view.snapshot is None:
                 self._load_file_defaults(db_error)
         if background:
-            self._stop.clear()
             self._spawn(
                 "tonsurance-config-reload",
                 lambda: periodic_reloads(
@@ -126,11 +133,18 @@ class ConfigLoader(TypedReads):
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop the background threads and close the database connections."""
+        """Stop the background threads and close the database connections.
+
+        A thread still running after `timeout` seconds ends on its own (it opens no connection
+        once stopped); until it has, `start()` refuses to run.
+        """
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout)
-        self._threads = []
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        if self._threads:
+            names = ", ".join(thread.name for thread in self._threads)
+            log.warning("%s still running %g s after stop(); it ends on its own", names, timeout)
         with self._reload_lock:
             self._drop_reader()
 
@@ -161,9 +175,19 @@ class ConfigLoader(TypedReads):
         """Read the applied configuration; return True when a new snapshot was swapped in.
 
         A reload that finds the commit already loaded does nothing more (unless `force`). A
-        failure keeps the current snapshot, is counted, and is raised.
+        failure keeps the current snapshot, is counted, and is raised. Subscribers are called
+        after the reload lock is released. A stopped loader raises Unavailable and connects to
+        nothing.
         """
+        changed = self._reload(force)
+        if changed:
+            self._subscribers.deliver(lambda: self._view.snapshot)
+        return changed
+
+    def _reload(self, force: bool) -> bool:
         with self._reload_lock:
+            if self._stop.is_set():
+                raise Unavailable("the configuration loader is stopped; call start() first")
             current = self._view.snapshot
             known = (
                 None if force or current is None or current.source != "database" else current.commit
@@ -190,7 +214,6 @@ class ConfigLoader(TypedReads):
             self._install(typed_view(found.snapshot, found.types))
             self._counters.reloaded(True)
             log.info("configuration loaded from the database at commit %s", found.snapshot.commit)
-            self._notify(found.snapshot)
             return True
 
     def _install(self, view: TypedView) -> None:
@@ -223,22 +246,12 @@ class ConfigLoader(TypedReads):
     # -- subscribers --------------------------------------------------------------------------
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call `callback(snapshot)` after each change of snapshot; return an unsubscriber."""
-        with self._reload_lock:
-            self._subscribers = (*self._subscribers, callback)
+        """Call `callback(snapshot)` after each change of snapshot; return an unsubscriber.
 
-        def unsubscribe() -> None:
-            with self._reload_lock:
-                self._subscribers = tuple(s for s in self._subscribers if s is not callback)
-
-        return unsubscribe
-
-    def _notify(self, snapshot: Snapshot) -> None:
-        for callback in self._subscribers:
-            try:
-                callback(snapshot)
-            except Exception:
-                log.exception("configuration subscriber %r failed", callback)
+        Callbacks run in the thread that reloaded, after the reload lock is released, never with
+        an older snapshot after a newer one (see `tonsurance.config.subscribers`).
+        """
+        return self._subscribers.add(callback)
 
     # -- stats --------------------------------------------------------------------------------
 
