@@ -100,8 +100,8 @@ def _checked_trial(repo: git.Repo, short: str, parent: str) -> str:
     checked = prepare(repo, trial)
     if not checked.validation.ok:
         raise PlanRefused(
-            f"reverting {short} gives an invalid configuration, so the revert was aborted and nothing"
-            f" changed: {refusal_reason(checked.validation)}"
+            f"reverting {short} gives an invalid configuration, so the revert was aborted and"
+            f" nothing changed: {refusal_reason(checked.validation)}"
         )
     return str(trial)
 
