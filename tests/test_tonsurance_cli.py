@@ -6,7 +6,9 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -126,6 +128,64 @@ def test_click_usage_errors_exit_2() -> None:
     """A missing argument or a days count below one is a usage error."""
     assert run("quote", "USDC")[0] == 2
     assert run("quote", "USDC", "1000", "--days", "0")[0] == 2
+
+
+def undefined_table(dsn: str) -> psycopg.errors.UndefinedTable:
+    """The driver's own error for a query on a table that the database does not have."""
+    with psycopg.connect(dsn) as conn:
+        try:
+            conn.execute("select applied_commit from sync_state")
+        except psycopg.errors.UndefinedTable as exc:
+            return exc
+    raise AssertionError("sync_state exists in an unmigrated database")
+
+
+def failing_with(exc: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
+    def load(dsn: str | None) -> NoReturn:
+        raise exc
+
+    monkeypatch.setattr("tonsurance.cli.load_snapshot", load)
+
+
+def test_missing_tables_say_to_run_migrate(
+    empty_db_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A driver error for a missing table is one line telling to run `syncd migrate`, exit 3."""
+    failing_with(undefined_table(empty_db_dsn), monkeypatch)
+    code, out, err = run("quote", "USDC", "1000")
+    assert code == 3 and out == ""
+    assert err == (
+        "tonsurance: error: the database has no tonsurance tables yet;"
+        " run `syncd migrate` against it first\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "start"),
+    [
+        (psycopg.OperationalError, 3, "tonsurance: error: lost the database connection: "),
+        (RuntimeError, 1, "tonsurance: error: unexpected RuntimeError: "),
+    ],
+)
+def test_error_lines_never_show_a_password(
+    error: type[Exception], code: int, start: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password inside an error's message is shown as *** on the one error line."""
+    message = "failed for host=db user=app\n password=hunter2 sslmode=require"
+    failing_with(error(message), monkeypatch)
+    exit_code, _, err = run("quote", "USDC", "1000")
+    assert exit_code == code
+    assert err == f"{start}failed for host=db user=app password=*** sslmode=require\n"
+
+
+def test_unmigrated_database_falls_back_with_the_migrate_hint(empty_db_dsn: str) -> None:
+    """A quote against a database without the tables uses the file defaults and says to run
+    `syncd migrate`."""
+    code, out, err = run("quote", "USDC", "100000", "--dsn", empty_db_dsn)
+    assert code == 0
+    assert "configuration: file defaults in" in out
+    assert err.startswith("tonsurance: warning: using the file defaults; cannot read")
+    assert err.rstrip().endswith("run `syncd migrate` against it first")
 
 
 def test_malformed_dsn_is_a_usage_error() -> None:

@@ -18,7 +18,7 @@ import psycopg
 from tonsurance.config.layout import CONFIG_DIR, default_root
 from tonsurance.config.loader import ConfigLoader
 from tonsurance.config.model import Snapshot
-from tonsurance.db import describe, resolve_dsn
+from tonsurance.db import describe, redact, resolve_dsn
 from tonsurance.errors import TonsuranceError, UsageProblem
 from tonsurance.pricing import Quote, calculate_premium
 
@@ -34,6 +34,20 @@ def fail(message: str, exit_code: int) -> None:
     raise click.exceptions.Exit(exit_code)
 
 
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line, with any password in it replaced by ***."""
+    return redact(" ".join(str(exc).split()))
+
+
+def _database_problem(exc: BaseException) -> str | None:
+    """A sentence for the database errors a user can act on, else None."""
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return "the database has no tonsurance tables yet; run `syncd migrate` against it first"
+    if isinstance(exc, psycopg.OperationalError):
+        return f"lost the database connection: {_one_line(exc)}"
+    return None
+
+
 class ErrorBoundary(click.Group):
     """A click group that turns every error of its subcommands into one line and an exit code."""
 
@@ -45,14 +59,15 @@ class ErrorBoundary(click.Group):
         except TonsuranceError as exc:
             log.debug("command failed", exc_info=True)
             fail(str(exc), exc.exit_code)
-        except psycopg.OperationalError as exc:
-            log.debug("database connection lost", exc_info=True)
-            fail(f"lost the database connection: {' '.join(str(exc).split())}", 3)
         except Exception as exc:
+            problem = _database_problem(exc)
+            if problem is not None:
+                log.debug("database error", exc_info=True)
+                fail(problem, 3)
             log.error("unexpected error in %s", ctx.invoked_subcommand, exc_info=True)
             if ctx.params.get("debug"):
                 traceback.print_exc()
-            fail(f"unexpected {type(exc).__name__}: {' '.join(str(exc).split())}", 1)
+            fail(f"unexpected {type(exc).__name__}: {_one_line(exc)}", 1)
         return None
 
 

@@ -199,9 +199,11 @@ class ConfigLoader(TypedReads):
                 raise
             except psycopg.Error as exc:
                 self._drop_reader()
+                unmigrated = isinstance(exc, psycopg.errors.UndefinedTable)
                 error = Unavailable(
                     f"cannot read the configuration from {describe(resolve_dsn(self._dsn))}: "
                     f"{redact(' '.join(str(exc).split()))}"
+                    + ("; run `syncd migrate` against it first" if unmigrated else "")
                 )
                 self._reload_failed(error)
                 raise error from None
