@@ -107,14 +107,47 @@ def test_symlink_is_refused(tree: Path):
     assert "config/risk.yaml:1:1: (file): is a symlink" in out
 
 
-def test_too_large_file_is_refused(tree: Path, monkeypatch: pytest.MonkeyPatch):
-    """A file over the size limit is refused without being parsed."""
-    import tonsurance.config.sources as sources
-
-    monkeypatch.setattr(sources, "MAX_FILE_BYTES", 100)
+def test_file_over_one_mebibyte_is_refused(tree: Path):
+    """A config file over the 1 MiB limit is refused without being parsed."""
+    risk = tree / "config/risk.yaml"
+    risk.write_text(risk.read_text() + "#" * (1024 * 1024) + "\n")
     code, out = run("--repo", str(tree))
     assert code == 1
-    assert "larger than the limit of 100 bytes" in out
+    assert f"config/risk.yaml:1:1: (file): file is {risk.stat().st_size} bytes, larger than the limit of 1048576 bytes" in out
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("duration_base_days: 90", "duration_base_days: 0132", "duration_base_days: '0132' is not of type 'integer'"),
+        ("duration_base_days: 90", "duration_base_days: 1:30", "duration_base_days: '1:30' is not of type 'integer'"),
+        ("USDT: 0.06", "USDT: !!float 0.06", "base_rates.USDT: the tag !!float is not allowed"),
+        ("USDT: 0.06", "USDT: 1e999", "base_rates.USDT: 1e999 is not allowed"),
+    ],
+)
+def test_yaml_surprises_in_pricing(tree: Path, old: str, new: str, message: str):
+    """YAML 1.1 readings (octal, sexagesimal), explicit tags and overflow are errors at the value."""
+    edit(tree / "config/pricing.yaml", old, new)
+    code, out = run("--repo", str(tree))
+    assert code == 1 and message in out, out
+
+
+def test_yes_no_on_off_are_not_booleans(tree: Path):
+    """`verified: on` is the string 'on', which the schema refuses, not a silent true."""
+    edit(tree / "config/historical_depegs.yaml", "verified: true", "verified: on")
+    code, out = run("--repo", str(tree))
+    assert code == 1 and "verified: 'on' is not of type 'boolean'" in out
+
+
+def test_invalid_utf8_is_one_line(tree: Path):
+    """An invalid UTF-8 byte gives one line at its line and column."""
+    risk = tree / "config/risk.yaml"
+    lines = risk.read_bytes().split(b"\n")
+    lines[3] = lines[3] + b" \xff"
+    risk.write_bytes(b"\n".join(lines))
+    code, out = run("--repo", str(tree))
+    assert code == 1
+    assert f"config/risk.yaml:4:{len(lines[3])}: (document): invalid UTF-8: byte 0xff" in out
 
 
 def test_business_rule_allocation_sum(tree: Path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PARAMETER_FILES: dict[str, str] = {
@@ -16,7 +17,7 @@ TABLE_FILES: dict[str, str] = {
 CONFIG_FILES: dict[str, str] = {**PARAMETER_FILES, **TABLE_FILES}
 CONFIG_DIR = "config"
 SCHEMA_DIR = "schemas"
-MAX_FILE_BYTES = 16 * 1024 * 1024
+MAX_FILE_BYTES = int(os.environ.get("TONSURANCE_MAX_FILE_BYTES", 1024 * 1024))
 
 
 def schema_path(config_file: str) -> str:

@@ -1,9 +1,14 @@
 """Strict YAML reading: plain data only, with the position of every value.
 
-Refused, each with the position of the offending node: syntax errors, more than one document,
-duplicate keys, non-string keys, tags (`!!python/object`, `!custom`, `!!binary`, ...), anchors and
-aliases, merge keys, NaN and infinity. Dates stay strings (`2023-03-10`), so the JSON Schema
-`format: date` checks them and they round-trip unchanged.
+Refused, each with the position of the offending part: invalid UTF-8, syntax errors, more than
+one document, duplicate keys, non-string keys, any tag (`!!python/object`, `!custom`, even
+`!!float`), any anchor or alias, merge keys, NaN and infinity (`.nan`, `.inf`, `1e999`).
+
+Scalars resolve by a small YAML 1.2-style table instead of YAML 1.1's: `true`/`false` are the
+only booleans (`yes`, `no`, `on`, `off` stay strings), integers are plain decimals (`0777`,
+`0x1F`, `1_000` and `1:30` stay strings), and dates stay strings (`2023-03-10`), so a value
+never silently turns into another type: where the schema wants a number or a boolean, such a
+string is an error that names it.
 """
 
 from __future__ import annotations
@@ -14,41 +19,50 @@ from typing import Any
 
 import yaml
 
-from tonsurance.config.problems import Path, Positions, Problem
+from tonsurance.config.problems import Path, Positions, Problem, format_path
 
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
-_SCALAR_TAGS = {
-    _STR,
-    "tag:yaml.org,2002:int",
-    "tag:yaml.org,2002:float",
-    "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null",
-}
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL}
+
+_RESOLVERS: list[tuple[str, str, str]] = [
+    (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (_INT, r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
+    (
+        _FLOAT,
+        r"^(?:[-+]?(?:(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    (_NULL, r"^(?:~|null|Null|NULL|)$", "~nN"),
+    ("tag:yaml.org,2002:merge", r"^(?:<<)$", "<"),
+]
 
 
 class _PlainLoader(_BaseLoader):  # type: ignore[misc]
-    """SafeLoader without the implicit timestamp type."""
+    """The C-accelerated safe loader with the resolver table above."""
 
 
-_PlainLoader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+_PlainLoader.yaml_implicit_resolvers = {}
+for _tag, _pattern, _first in _RESOLVERS:
+    _PlainLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+_PlainLoader.add_implicit_resolver(_NULL, re.compile(r"^$"), [None])
 
-
-_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_MAYBE_TAG_OR_ANCHOR = re.compile(r"[!&*]")
 
 
 def _plain_number(tag: str, text: str) -> int | float | None:
-    """Plain decimal numbers converted directly; anything else (hex, octal, `.inf`, `1_000`, ...)
-    is left to PyYAML's own constructor, so the result is always what PyYAML would give."""
-    if tag == "tag:yaml.org,2002:int" and _DECIMAL.fullmatch(text) and "." not in text and "e" not in text.lower():
+    """Numbers the table above resolved, converted directly (the constructor handles the rest)."""
+    if tag == _INT:
         return int(text)
-    if tag == "tag:yaml.org,2002:float" and _DECIMAL.fullmatch(text) and "." in text:
+    if tag == _FLOAT and "n" not in text.lower():
         return float(text)
     return None
 
@@ -71,8 +85,6 @@ class _Builder:
 
     def fail(self, node: Any, path: Path, message: str) -> YamlProblem:
         mark = node.start_mark
-        from tonsurance.config.problems import format_path
-
         return YamlProblem(
             Problem(self.positions.file, mark.line + 1, mark.column + 1, format_path(path), message)
         )
@@ -125,9 +137,47 @@ class _Builder:
         return out
 
 
-def read_yaml(text: str | bytes, file: str) -> tuple[Any, Positions]:
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _decode(data: str | bytes, file: str) -> str:
+    """UTF-8 text; an invalid byte is a problem at its own line and column."""
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        raise YamlProblem(Problem(file, line, column, "(document)", f"invalid UTF-8: byte 0x{bad}")) from None
+
+
+def _refuse_tags_and_anchors(text: str, positions: Positions) -> None:
+    """Any explicit tag or anchor, found in the token stream (comments and quoted text don't count)."""
+    if not _MAYBE_TAG_OR_ANCHOR.search(text):
+        return
+    at = {where: path for path, where in positions.values.items()}
+    for token in yaml.scan(text, Loader=_PlainLoader):
+        if isinstance(token, yaml.TagToken):
+            handle, suffix = token.value
+            shown = (handle or "") + (suffix or "")
+            message = f"the tag {shown} is not allowed: write plain values"
+        elif isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            message = "anchors and aliases are not allowed: write each value where it applies"
+        else:
+            continue
+        line, column = token.start_mark.line + 1, token.start_mark.column + 1
+        where = format_path(at.get((line, column), ()))
+        raise YamlProblem(Problem(positions.file, line, column, where, message))
+
+
+def read_yaml(data: str | bytes, file: str) -> tuple[Any, Positions]:
     """Parse one YAML document into plain data and its positions; raise YamlProblem on bad input."""
     positions = Positions(file)
+    text = _decode(data, file)
     loader = _PlainLoader(text)
     try:
         try:
@@ -135,12 +185,17 @@ def read_yaml(text: str | bytes, file: str) -> tuple[Any, Positions]:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            reason = exc.problem or exc.context or "invalid YAML"
+            reason = _one_line(exc.problem or exc.context or "invalid YAML")
             raise YamlProblem(Problem(file, line, column, "(document)", f"invalid YAML: {reason}")) from None
         except yaml.YAMLError as exc:
-            raise YamlProblem(Problem(file, 1, 1, "(document)", f"invalid YAML: {exc}")) from None
+            raise YamlProblem(Problem(file, 1, 1, "(document)", f"invalid YAML: {_one_line(str(exc))}")) from None
         if node is None:
             return None, positions
-        return _Builder(loader, positions).build(node, ()), positions
+        document = _Builder(loader, positions).build(node, ())
+        try:
+            _refuse_tags_and_anchors(text, positions)
+        except yaml.YAMLError as exc:
+            raise YamlProblem(Problem(file, 1, 1, "(document)", f"invalid YAML: {_one_line(str(exc))}")) from None
+        return document, positions
     finally:
         loader.dispose()
