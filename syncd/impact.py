@@ -2,9 +2,10 @@
 where they move.
 
 Both sides are typed snapshots of two commits (`snapshot_from_state`), priced and measured by
-the same `tonsurance.pricing`, `tonsurance.risk` and `tonsurance.tranches` code the services run,
-with the grid, reference policy, reference vault and utilizations of the review policy. Figures
-that depend on the date (the depeg lookback window) use one `as_of` date for both sides.
+the same `tonsurance.pricing`, `tonsurance.risk`, `tonsurance.var` and `tonsurance.tranches` code
+the services run, with the grid, reference policy, reference vault and utilizations of the review
+policy. Figures that depend on the date (the depeg lookback window) use one `as_of` date for both
+sides.
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ from typing import Any
 
 from tonsurance.config.model import Snapshot
 from tonsurance.pricing import calculate_premium
-from tonsurance.risk import (
-    expected_loss_per_policy,
-    monte_carlo_var,
-    reserve_requirement,
-    run_all_stress_tests,
-)
+from tonsurance.risk import expected_loss_per_policy, run_all_stress_tests
 from tonsurance.tranches import tranche_apy
+from tonsurance.var import monte_carlo_var, reserve_requirement
 
 from syncd.guardrails import ImpactSettings
 

@@ -22,12 +22,11 @@ from tonsurance.risk import (
     Policy,
     VaultSnapshot,
     expected_loss_per_policy,
-    monte_carlo_var,
-    reserve_requirement,
     run_all_stress_tests,
 )
 from tonsurance.testing import ConfigRepo, make_config_repo
 from tonsurance.tranches import tranche_apy
+from tonsurance.var import monte_carlo_var, reserve_requirement
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICING = "config/pricing.yaml"

@@ -18,15 +18,13 @@ from tonsurance.risk import (
     annual_depeg_probability,
     expected_loss_per_policy,
     expected_severity,
-    monte_carlo_var,
-    quantile,
-    reserve_requirement,
     run_all_stress_tests,
     run_stress_test,
     stress_payout,
     stressed_price,
     worst_stress_loss,
 )
+from tonsurance.var import monte_carlo_var, quantile, reserve_requirement
 
 AS_OF = dt.date(2025, 10, 15)  # 5 years of 365.25 days reach back to 2020-10-14 18:00
 
