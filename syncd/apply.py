@@ -65,20 +65,33 @@ def _lock(conn: psycopg.Connection[Any], wait: bool) -> bool:
 
 
 def _record_attempt(
-    conn: psycopg.Connection[Any], info: CommitInfo, outcome: str, error: str, changes: int, *, applied: bool
+    conn: psycopg.Connection[Any],
+    info: CommitInfo,
+    outcome: str,
+    error: str,
+    changes: int,
+    *,
+    applied: bool,
+    reapply: bool = False,
 ) -> None:
+    """Record the attempt in sync_state and sync_runs.
+
+    A re-apply of the applied commit (nothing to do, or drift put back) is a run but not a new
+    attempt: the last attempted commit, say a refused head, stays visible in `syncd status`.
+    """
     who = applier_name()
     with conn.cursor() as cur:
-        cur.execute(
-            """
-            insert into sync_state (id, attempted_commit, attempted_at, attempt_outcome, attempt_error)
-            values (true, %(sha)s, now(), %(outcome)s, %(error)s)
-            on conflict (id) do update
-               set attempted_commit = excluded.attempted_commit, attempted_at = now(),
-                   attempt_outcome = excluded.attempt_outcome, attempt_error = excluded.attempt_error
-            """,
-            {"sha": info.sha, "outcome": outcome, "error": error or None},
-        )
+        if not reapply:
+            cur.execute(
+                """
+                insert into sync_state (id, attempted_commit, attempted_at, attempt_outcome, attempt_error)
+                values (true, %(sha)s, now(), %(outcome)s, %(error)s)
+                on conflict (id) do update
+                   set attempted_commit = excluded.attempted_commit, attempted_at = now(),
+                       attempt_outcome = excluded.attempt_outcome, attempt_error = excluded.attempt_error
+                """,
+                {"sha": info.sha, "outcome": outcome, "error": error or None},
+            )
         if applied:
             cur.execute(
                 "update sync_state set applied_commit = %s, applied_at = now(), applied_by = %s",
@@ -87,7 +100,7 @@ def _record_attempt(
         cur.execute(
             "insert into sync_runs (commit, started_at, finished_at, outcome, changes, message, host)"
             " values (%s, now(), clock_timestamp(), %s, %s, %s, %s)",
-            (info.sha, outcome, changes, error or info.summary, who),
+            (info.sha, outcome, changes, error or ("drift correction" if reapply and changes else info.summary), who),
         )
 
 
@@ -185,6 +198,7 @@ def apply_state(
                 result.reason,
                 len(result.diff.params) + len(result.diff.rows) if changed else 0,
                 applied=result.outcome != "refused",
+                reapply=result.previous == info.sha and result.outcome != "refused",
             )
             if changed or (result.outcome == "unchanged" and result.previous != info.sha):
                 with conn.cursor() as cur:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from tonsurance.config.layout import CONFIG_FILES, PARAMETER_FILES
 from tonsurance.config.normal import normal_value
 from tonsurance.config.yamlread import YamlProblem, read_yaml
 from tonsurance.db import connect
-from tonsurance.errors import UsageProblem
+from tonsurance.errors import InvalidConfig, UsageProblem
 
 from syncd.gitsource import open_repo
 
@@ -87,7 +88,7 @@ def git_history(repo: git.Repo, category: str, key: str, rev: str = "HEAD") -> l
 def audit_rows(conn: psycopg.Connection[Any], category: str, key: str) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
         cur.execute(
-            "select changed_at, commit_sha, action, old_value, new_value, is_drift from config_audit_log"
+            "select changed_at, commit_sha, action, old_value, new_value, is_drift, reason from config_audit_log"
             " where category = %s and key = %s order by changed_at, id",
             (category, key),
         )
@@ -96,8 +97,8 @@ def audit_rows(conn: psycopg.Connection[Any], category: str, key: str) -> list[t
 
 def _reached_via_later_commit(repo: git.Repo, entry: HistoryEntry, rows: list[tuple[Any, ...]]) -> list[str]:
     """When commits were skipped, the value reached the database with a later commit that contains it."""
-    for changed_at, sha, _action, _old, new, is_drift in rows:
-        if is_drift or not sha or new != entry.new:
+    for changed_at, sha, _action, _old, new, is_drift, reason in rows:
+        if is_drift or not sha or new != entry.new or reason == "drift correction":
             continue
         try:
             if repo.is_ancestor(repo.commit(entry.sha), repo.commit(sha)):
@@ -115,25 +116,30 @@ def history(repo_path: str | Path, name: str, dsn: str | None) -> tuple[list[His
     with connect(dsn) as conn:
         rows = audit_rows(conn, category, key)
     for entry in entries:
-        entry.applied_at = [r[0].isoformat() for r in rows if r[1] == entry.sha]
+        entry.applied_at = [r[0].isoformat() for r in rows if r[1] == entry.sha and r[6] != "drift correction"]
         if not entry.applied_at:
             entry.applied_at = _reached_via_later_commit(repo, entry, rows)
-    drift = [r for r in rows if r[5]]
-    return entries, drift
+    by_hand = [r for r in rows if r[5] or r[6] == "drift correction"]
+    if not entries and not by_hand:
+        raise InvalidConfig(f"{name}: no commit on this branch defines it, and the database never held it")
+    return entries, by_hand
 
 
 def _show(value: Any) -> str:
-    return "(absent)" if value is None else str(value)
+    if value is None:
+        return "(absent)"
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def render_history(name: str, entries: list[HistoryEntry], drift: list[tuple[Any, ...]]) -> str:
-    if not entries:
-        return f"{name}: no commit on this branch defines it"
+def render_history(name: str, entries: list[HistoryEntry], by_hand: list[tuple[Any, ...]]) -> str:
     lines = [f"history of {name}:"]
     for e in entries:
         reached = e.applied_at[0] if e.applied_at else "not applied to this database"
         lines.append(f"  {e.sha[:12]} {e.date[:19]} {e.author}: {e.subject}")
         lines.append(f"      {_show(e.old)} -> {_show(e.new)}; in the database: {reached}")
-    for changed_at, _sha, action, old, new, _ in drift:
-        lines.append(f"  (by hand) {changed_at.isoformat()[:19]} {action}: {_show(old)} -> {_show(new)} (drift)")
+    if by_hand:
+        lines.append("changes in the database not made by a new commit, oldest first:")
+    for changed_at, sha, action, old, new, is_drift, _reason in by_hand:
+        what = "changed by hand (drift)" if is_drift else f"put back by syncd to {str(sha)[:12]} (drift correction)"
+        lines.append(f"  {changed_at.isoformat()[:19]} {action} {_show(old)} -> {_show(new)}: {what}")
     return "\n".join(lines)

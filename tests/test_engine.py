@@ -431,3 +431,38 @@ def test_refused_url_hides_credentials():
     with pytest.raises(UsageProblem) as info:
         check_url("ext::https://user:s3cret@example.invalid/x")
     assert "s3cret" not in str(info.value)
+
+
+def test_drift_correction_keeps_the_refused_head_visible(repo: ConfigRepo, db_dsn: str):
+    """Putting drift back re-applies the applied commit without hiding a refused head from status."""
+    good = repo.head()
+    apply_commit(repo.path, "HEAD", db_dsn)
+    bad = repo.change(PRICING, "USDC: 0.04", "USDC: -0.04")
+    assert apply_commit(repo.path, "HEAD", db_dsn).outcome.outcome == "refused"
+    with psycopg.connect(db_dsn) as conn:
+        conn.execute("update config_parameters set value = '0.3' where key = 'base_rate_GHO'")
+    assert apply_commit(repo.path, good, db_dsn).outcome.drift
+    with psycopg.connect(db_dsn) as conn:
+        state = conn.execute("select applied_commit, attempted_commit, attempt_outcome from sync_state").fetchone()
+        last_run = conn.execute("select commit, outcome, message from sync_runs order by id desc limit 1").fetchone()
+    assert state == (good, bad, "refused")
+    assert last_run == (good, "applied", "drift correction")
+
+
+def test_history_shows_drift_and_its_correction_in_order(repo: ConfigRepo, db_dsn: str):
+    """history lists a hand edit and the correction that put it back, oldest first."""
+    apply_commit(repo.path, "HEAD", db_dsn)
+    with psycopg.connect(db_dsn) as conn:
+        conn.execute("update config_parameters set value = '0.5' where key = 'base_rate_GHO'")
+    apply_commit(repo.path, "HEAD", db_dsn)
+    code, out = cli("history", "pricing.base_rate_GHO", "--repo", str(repo.path), "--dsn", db_dsn)
+    assert code == 0, out
+    tail = out.splitlines()[-2:]
+    assert tail[0].endswith("UPDATE 0.065 -> 0.5: changed by hand (drift)")
+    assert tail[1].endswith(f"UPDATE 0.5 -> 0.065: put back by syncd to {repo.head()[:12]} (drift correction)")
+
+
+def test_history_of_an_unknown_key_fails(repo: ConfigRepo, db_dsn: str):
+    """history of a key that never existed says so and exits 1."""
+    code, out = cli("history", "pricing.base_rate_NOPE", "--repo", str(repo.path), "--dsn", db_dsn)
+    assert code == 1 and "no commit on this branch defines it" in out
