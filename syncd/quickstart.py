@@ -74,6 +74,11 @@ def _private_server() -> str:
     return dsn
 
 
+def server_admin_dsn() -> str:
+    """The admin address of the local server, or of the private one (started if needed)."""
+    return LOCAL_SERVER if _reachable(LOCAL_SERVER) else _private_server()
+
+
 def choose_database() -> str:
     explicit = os.environ.get(DSN_ENV)
     if explicit:
@@ -101,6 +106,13 @@ def service_dsn(dsn: str) -> str:
 
 
 def main() -> int:
+    if sys.argv[1:] == ["--admin-dsn"]:
+        try:
+            print(server_admin_dsn())
+            return 0
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"quickstart: error: no PostgreSQL server could be found or started: {exc}", file=sys.stderr)
+            return 3
     try:
         dsn = choose_database()
         print(f"database: {describe(dsn)}")
