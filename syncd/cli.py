@@ -220,12 +220,12 @@ def apply(repo: str, commit: str, dsn: str | None, dry_run: bool, allow_empty: b
     short = outcome.commit[:12]
     if report.lineage == "rewritten":
         click.echo(
-            f"warning: {short} does not descend from the applied commit {str(outcome.previous)[:12]};"
+            f"{PROG}: warning: {short} does not descend from the applied commit {str(outcome.previous)[:12]};"
             " the branch history was rewritten",
             err=True,
         )
     elif report.lineage == "backward":
-        click.echo(f"warning: {short} is older than the applied commit {str(outcome.previous)[:12]}", err=True)
+        click.echo(f"{PROG}: warning: {short} is older than the applied commit {str(outcome.previous)[:12]}", err=True)
     if outcome.problems:
         for problem in outcome.problems:
             click.echo(str(problem), err=True)

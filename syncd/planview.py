@@ -49,7 +49,7 @@ def _row_line(change: RowChange) -> str:
 def summary_line(diff: Diff) -> str:
     c = diff.counts()
     if diff.empty:
-        return "No changes: the database already matches."
+        return "No changes."
     return f"Plan: {c['add']} to add, {c['change']} to change, {c['remove']} to remove."
 
 

@@ -4,6 +4,9 @@ and a quote read back from the database by a read-only service role.
 The database is `TONSURANCE_DSN` when set; else the `tonsurance` database on the local server at
 127.0.0.1:5432 (created when missing); else, when only the PostgreSQL binaries are installed, a
 private server started in `.local/postgres` of the project (ignored by git) and left running.
+On a server it chose itself it also creates the login role `tonsurance_service` (no password,
+member of tonsurance_reader) to show a service reading; a server named by `TONSURANCE_DSN` gets
+no new role, and the quote reads with the same address.
 """
 
 from __future__ import annotations
@@ -124,8 +127,12 @@ def main() -> int:
             return 1
         print(f"apply {outcome.commit[:12]}: {outcome.outcome}. {summary_line(outcome.diff)}")
         print(render_status(read_status(dsn)))
-        reader = service_dsn(dsn)
-        print(f"\nquote read by the service role {SERVICE_ROLE}:")
+        if os.environ.get(DSN_ENV):
+            reader = dsn
+            print("\nquote read back from the database:")
+        else:
+            reader = service_dsn(dsn)
+            print(f"\nquote read by the read-only service role {SERVICE_ROLE}:")
         return subprocess.call(
             [sys.executable, "-c", "from tonsurance.cli import main; main()",
              "quote", "USDC", "100000", "--days", "90", "--dsn", reader]

@@ -61,7 +61,8 @@ def render_status(status: dict[str, Any]) -> str:
         f" {status['stress_scenarios']} stress scenarios"
     )
     lines.append(
-        f"drift:           {status['drifted_rows']} rows changed by hand since the last sync"
+        f"drift:           {status['drifted_rows']} row{'s' if status['drifted_rows'] != 1 else ''}"
+        " changed by hand since the last sync"
         if status["drift"]
         else "drift:           none"
     )

@@ -393,7 +393,7 @@ def test_truncate_counts_as_drift(repo: ConfigRepo, db_dsn: str):
     with psycopg.connect(db_dsn) as conn:
         conn.execute("truncate config_parameters")
     code, out = cli("status", "--dsn", db_dsn)
-    assert "drift:           1 rows changed by hand" in out
+    assert "drift:           1 row changed by hand" in out
     apply_commit(repo.path, "HEAD", db_dsn)
     assert value(db_dsn, "pricing", "base_rate_USDC") == 0.04
 

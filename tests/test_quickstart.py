@@ -21,5 +21,5 @@ def test_quickstart_applies_head_and_quotes_from_the_database(empty_db_dsn: str)
     assert len(head) == 40
     assert f"applied commit:  {head}" in done.stdout
     assert "premium              936.99 USD" in done.stdout
-    assert "configuration: database user=tonsurance_service" in done.stdout
+    assert "quote read back from the database:" in done.stdout
     assert head in done.stdout.splitlines()[-1]

@@ -208,3 +208,43 @@ def test_installed_script_quotes(db_dsn: str, repo: ConfigRepo) -> None:
     assert done.returncode == 0, done.stderr
     snap = database_snapshot(db_dsn)
     assert premium_cents(done.stdout) == calculate_premium(snap, "USDT", 50000.0, 30).premium_cents
+
+
+def test_quote_takes_risk_scores_and_loss_ratio():
+    """--risk-score and --loss-ratio reach the premium formula: the cents equal calculate_premium's with them."""
+    from click.testing import CliRunner
+
+    from tonsurance.cli import main as tonsurance_main
+    from tonsurance.config.layout import default_root
+    from tonsurance.config.snapshot import snapshot_from_state
+    from tonsurance.config.sources import read_directory
+    from tonsurance.config.validation import validate_sources
+    from tonsurance.pricing import calculate_premium
+
+    state = validate_sources(read_directory(default_root())).state
+    assert state is not None
+    expected = calculate_premium(
+        snapshot_from_state(state), "USDT", 500_000, 90,
+        risk_scores={"reserve_quality": 0.5, "regulatory_clarity": 1.0}, loss_ratio=0.6,
+    )
+    plain = calculate_premium(snapshot_from_state(state), "USDT", 500_000, 90)
+    assert expected.premium_cents != plain.premium_cents
+    result = CliRunner().invoke(
+        tonsurance_main,
+        ["quote", "USDT", "500000", "--days", "90", "--risk-score", "reserve_quality=0.5",
+         "--risk-score", "regulatory_clarity=1", "--loss-ratio", "0.6", "--dsn", "postgresql://nobody@127.0.0.1:1/x"],
+    )
+    assert result.exit_code == 0, result.output
+    dollars = f"{expected.premium_cents // 100:,}.{expected.premium_cents % 100:02d} USD"
+    assert f"premium              {dollars}" in result.output
+
+
+def test_malformed_risk_score_is_a_usage_error():
+    """A --risk-score without FACTOR=SCORE is one line and exit 2."""
+    from click.testing import CliRunner
+
+    from tonsurance.cli import main as tonsurance_main
+
+    result = CliRunner().invoke(tonsurance_main, ["quote", "USDC", "1000", "--risk-score", "reserve_quality"])
+    assert result.exit_code == 2
+    assert "expected FACTOR=SCORE" in result.output

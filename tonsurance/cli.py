@@ -153,6 +153,20 @@ def _finite(name: str, value: float | None) -> None:
     help="Vault utilization, 0 to 1.",
 )
 @click.option(
+    "--risk-score",
+    "risk_scores",
+    multiple=True,
+    metavar="FACTOR=SCORE",
+    help="A risk score in [0, 1] for one weighted factor, e.g. reserve_quality=0.4; repeatable.",
+)
+@click.option(
+    "--loss-ratio",
+    type=float,
+    default=None,
+    metavar="RATIO",
+    help="The book's loss ratio for the claims adjustment; default the target loss ratio.",
+)
+@click.option(
     "--dsn",
     default=None,
     metavar="DSN",
@@ -164,6 +178,8 @@ def quote(
     days: int,
     trigger: float | None,
     utilization: float,
+    risk_scores: tuple[str, ...],
+    loss_ratio: float | None,
     dsn: str | None,
 ) -> None:
     """Quote the premium for COVERAGE_USD of ASSET (file defaults if the database is down)."""
@@ -171,10 +187,30 @@ def quote(
         ("coverage", coverage_usd),
         ("trigger", trigger),
         ("utilization", utilization),
+        ("loss ratio", loss_ratio),
     ):
         _finite(name, value)
+    scores = _parse_scores(risk_scores)
     snap, reason = load_snapshot(dsn)
     if reason is not None:
         click.echo(f"{PROG}: warning: using the file defaults; {reason}", err=True)
-    result = calculate_premium(snap, asset, coverage_usd, days, trigger, utilization=utilization)
+    result = calculate_premium(
+        snap, asset, coverage_usd, days, trigger,
+        utilization=utilization, risk_scores=scores or None, loss_ratio=loss_ratio,
+    )
     click.echo(render_quote(result, snap, coverage_usd, days, dsn))
+
+
+def _parse_scores(pairs: tuple[str, ...]) -> dict[str, float]:
+    """`FACTOR=SCORE` options as a dict; a malformed one is a usage error naming it."""
+    scores: dict[str, float] = {}
+    for pair in pairs:
+        factor, sep, text = pair.partition("=")
+        try:
+            score = float(text)
+        except ValueError:
+            score = math.nan
+        if not sep or not factor or not math.isfinite(score):
+            raise UsageProblem(f"--risk-score {pair!r}: expected FACTOR=SCORE with a number, e.g. reserve_quality=0.4")
+        scores[factor] = score
+    return scores
