@@ -90,8 +90,7 @@ class ConfigLoader(TypedReads):
         self._listener = Listener(dsn, self._reload_quietly, self._stop)
         self._threads: list[threading.Thread] = []
         self._subscribers = Subscribers()
-        self._warned: set[tuple[str, str, str]] = set()
-        self._warn_lock = threading.Lock()
+        self._warned: dict[tuple[str, str, str], object] = {}
 
     # -- life cycle ---------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 `ConfigLoader` inherits these. Each read looks at `self._view` (or `self.snapshot`) once and
 takes no lock; a hit costs one dict lookup and one `next()` on the hit counter. A miss, or a key
-of another type, gives the caller's default, counts a miss and warns once per key and type.
+of another type, gives the caller's default, counts a miss and warns once per key and type, also
+without a lock.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-import threading
 from typing import Any, TypeVar
 
 from tonsurance import pricing
@@ -31,8 +31,7 @@ class TypedReads:
     _view: TypedView
     _ticks: itertools.count[int]
     _counters: Counters
-    _warned: set[tuple[str, str, str]]
-    _warn_lock: threading.Lock
+    _warned: dict[tuple[str, str, str], object]
 
     def get_float(self, category: str, key: str, default: float) -> float:
         """A float (or int) parameter as a float; the default when missing or of another type."""
@@ -81,10 +80,10 @@ class TypedReads:
         return default
 
     def _first_time(self, category: str, key: str, wanted: str) -> bool:
-        with self._warn_lock:
-            seen = (category, key, wanted) in self._warned
-            self._warned.add((category, key, wanted))
-        return not seen
+        """True for exactly one caller per key and type, without a lock: `dict.setdefault` is
+        atomic, so only the caller whose own token was stored sees it come back."""
+        token = object()
+        return self._warned.setdefault((category, key, wanted), token) is token
 
     # -- the source document's helpers ----------------------------------------------------------
 

@@ -3,7 +3,8 @@
 A hit is counted by `next()` on an `itertools.count`, one C call that holds the GIL for its whole
 duration, so concurrent readers never lose an increment and no lock is taken. Reading a count
 consumes one step of it; `Tally` remembers how many steps it consumed that way and subtracts them.
-Everything that is not on the read path (misses, reloads, failures) is counted under a lock.
+Misses are read-path events too and count the same way; reloads and failures, which happen off
+the read path, are counted under a lock.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ class Tally:
 
 
 class Counters:
-    """Misses, reloads, changes and failures: counted off the read path, under one lock."""
+    """Misses (lock-free, like hits), and reloads, changes and failures under one lock."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.misses = 0
+        self._misses = Tally()
         self.reloads = 0
         self.changes = 0
         self.reload_failures = 0
@@ -43,8 +44,11 @@ class Counters:
         self.last_error: str | None = None
 
     def miss(self) -> None:
-        with self._lock:
-            self.misses += 1
+        next(self._misses.ticks)
+
+    @property
+    def misses(self) -> int:
+        return self._misses.value()
 
     def reloaded(self, changed: bool) -> None:
         """Record one successful reload, which swapped in a new snapshot when `changed`."""
