@@ -45,7 +45,11 @@ def synthetic_state(size: int) -> ConfigState:
     while len(params) < size:
         key = f"base_rate_SYN{i:06d}"
         params[("pricing", key)] = Parameter(
-            "pricing", key, round(0.01 + (i % 500) / 10000, 4), "float", f"Base annual premium rate for SYN{i:06d}."
+            "pricing",
+            key,
+            round(0.01 + (i % 500) / 10000, 4),
+            "float",
+            f"Base annual premium rate for SYN{i:06d}.",
         )
         i += 1
     return ConfigState(params, real.tables)
@@ -61,11 +65,16 @@ def copy_baseline(dsn: str, state: ConfigState) -> float:
         conn.execute("create table copy_baseline (like config_parameters including all)")
         conn.commit()
         start = time.perf_counter()
-        with conn.cursor() as cur, cur.copy(
-            "copy copy_baseline (category, key, value, value_type, description, commit) from stdin"
-        ) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(
+                "copy copy_baseline (category, key, value, value_type, description, commit) from stdin"
+            ) as copy,
+        ):
             for p in state.parameters.values():
-                copy.write_row((p.category, p.key, json.dumps(p.value), p.value_type, p.description, "0" * 40))
+                copy.write_row(
+                    (p.category, p.key, json.dumps(p.value), p.value_type, p.description, "0" * 40)
+                )
         conn.commit()
         elapsed = time.perf_counter() - start
         conn.execute("drop table copy_baseline")
@@ -134,11 +143,10 @@ def main() -> None:
     for size in sizes:
         r = bench_size(size)
         print(
-            f"{size:>10} {r['copy']*1e3:9.0f} {r['full']*1e3:14.0f} {r['full']/r['copy']:7.2f}"
-            f" {r['noop']*1e3:9.0f} {r['single']*1e3:14.0f} {r['known']*1e3:26.0f}"
+            f"{size:>10} {r['copy'] * 1e3:9.0f} {r['full'] * 1e3:14.0f} {r['full'] / r['copy']:7.2f}"
+            f" {r['noop'] * 1e3:9.0f} {r['single'] * 1e3:14.0f} {r['known'] * 1e3:26.0f}"
         )
     print_end_to_end([int(s) for s in args.end_to_end_sizes.split(",") if s])
-
 
 
 def synthetic_repo(parent: Path, size: int) -> Path:
@@ -151,7 +159,9 @@ def synthetic_repo(parent: Path, size: int) -> Path:
     names = [f"SYN{i:06d}" for i in range(max(0, extra))]
     pricing = repo.file("config/pricing.yaml").read_text()
     rates = "".join(f"  {n}: {0.01 + (i % 500) / 10000}\n" for i, n in enumerate(names))
-    repo.write("config/pricing.yaml", pricing.replace("  default: 0.10\n", rates + "  default: 0.10\n"))
+    repo.write(
+        "config/pricing.yaml", pricing.replace("  default: 0.10\n", rates + "  default: 0.10\n")
+    )
     scenarios = repo.file("config/stress_scenarios.yaml").read_text().splitlines(keepends=True)
     out = []
     for line in scenarios:
@@ -183,7 +193,9 @@ def end_to_end(size: int) -> dict[str, float]:
         with psycopg.connect(dsn) as conn:
             apply_prepared(conn, repo, first)
             applied = time.perf_counter()
-            text = (path / "config/pricing.yaml").read_text().replace("USDC: 0.04", "USDC: 0.041", 1)
+            text = (
+                (path / "config/pricing.yaml").read_text().replace("USDC: 0.04", "USDC: 0.041", 1)
+            )
             (path / "config/pricing.yaml").write_text(text)
             git(path, "commit", "-q", "-am", "one value")
             again = time.perf_counter()
@@ -205,12 +217,14 @@ def print_end_to_end(sizes: list[int]) -> None:
         return
     print()
     print("from a git commit (syncd's path): read + validate, then apply; then a one-value change")
-    print(f"{'parameters':>10} {'read+validate ms':>17} {'apply ms':>9} {'change read+validate ms':>24} {'change apply ms':>16}")
+    print(
+        f"{'parameters':>10} {'read+validate ms':>17} {'apply ms':>9} {'change read+validate ms':>24} {'change apply ms':>16}"
+    )
     for size in sizes:
         r = end_to_end(size)
         print(
-            f"{size:>10} {r['read_validate']*1e3:17.0f} {r['apply']*1e3:9.0f}"
-            f" {r['change_read_validate']*1e3:24.0f} {r['change_apply']*1e3:16.0f}"
+            f"{size:>10} {r['read_validate'] * 1e3:17.0f} {r['apply'] * 1e3:9.0f}"
+            f" {r['change_read_validate'] * 1e3:24.0f} {r['change_apply'] * 1e3:16.0f}"
         )
 
 

@@ -28,14 +28,10 @@ from bench_loader import live_loader
 
 from tonsurance.config import ConfigLoader
 from tonsurance.config.model import PricingParams, Tier
-from tonsurance.errors import UsageProblem
 from tonsurance import pricing
 from tonsurance.pricing import (
-    CLAIMS_FACTOR_FLOOR,
-    DAYS_PER_YEAR,
     Quote,
     calculate_premium,
-    round_cents,
 )
 
 BASE_RATES = {
@@ -148,7 +144,14 @@ def constants_premium(
 ) -> Quote:
     """calculate_premium's shape (a wrapper over the formula), with the values as constants."""
     cents, rate, risk, trigger, size, util, claims, duration, computed, minimum = _constants_price(
-        None, asset, coverage_usd, duration_days, trigger_price, risk_scores, utilization, loss_ratio
+        None,
+        asset,
+        coverage_usd,
+        duration_days,
+        trigger_price,
+        risk_scores,
+        utilization,
+        loss_ratio,
     )
     return Quote(cents, asset, rate, risk, trigger, size, util, claims, duration, computed, minimum)
 

@@ -46,9 +46,20 @@ def work(mode: str, quotes: int) -> None:
 
 def instructions(mode: str, quotes: int) -> int:
     done = subprocess.run(
-        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, __file__, "--work", mode, "--quotes", str(quotes)],
-        capture_output=True, text=True, check=True,
+        [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            __file__,
+            "--work",
+            mode,
+            "--quotes",
+            str(quotes),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     found = re.search(r"Collected : (\d+)", done.stderr)
     if not found:

@@ -72,14 +72,22 @@ def main() -> None:
         command([str(bindir / "check-jsonschema"), "--schemafile", schema_path(c), c])
         for c in CONFIG_FILES.values()
     )
-    print(f"{'in process (5 files, schemas + rules)':45} {'best ms':>9} {'median ms':>10} {'ratio':>7}")
-    print(f"{'check-jsonschema (schemas only)':45} {their_best*1e3:9.1f} {their_median*1e3:10.1f} {1:7.2f}")
-    print(f"{'syncd validate, schemas compiled each run':45} {cold_best*1e3:9.1f} {cold_median*1e3:10.1f} {cold_median/their_median:7.2f}")
-    print(f"{'syncd validate, schemas cached':45} {warm_best*1e3:9.1f} {warm_median*1e3:10.1f} {warm_median/their_median:7.2f}")
+    print(
+        f"{'in process (5 files, schemas + rules)':45} {'best ms':>9} {'median ms':>10} {'ratio':>7}"
+    )
+    print(
+        f"{'check-jsonschema (schemas only)':45} {their_best * 1e3:9.1f} {their_median * 1e3:10.1f} {1:7.2f}"
+    )
+    print(
+        f"{'syncd validate, schemas compiled each run':45} {cold_best * 1e3:9.1f} {cold_median * 1e3:10.1f} {cold_median / their_median:7.2f}"
+    )
+    print(
+        f"{'syncd validate, schemas cached':45} {warm_best * 1e3:9.1f} {warm_median * 1e3:10.1f} {warm_median / their_median:7.2f}"
+    )
     print()
     print(f"{'whole commands (median of 5, wall time)':45} {'ms':>9}")
-    print(f"{'check-jsonschema, one run per file (5 runs)':45} {theirs_cmd*1e3:9.1f}")
-    print(f"{'syncd validate (all files, one run)':45} {ours_cmd*1e3:9.1f}")
+    print(f"{'check-jsonschema, one run per file (5 runs)':45} {theirs_cmd * 1e3:9.1f}")
+    print(f"{'syncd validate (all files, one run)':45} {ours_cmd * 1e3:9.1f}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Run every benchmark in this folder in turn; each prints its own table (see BENCHMARKS.md).
 
-    .venv/bin/python bench/run_all.py
+.venv/bin/python bench/run_all.py
 """
 
 from __future__ import annotations

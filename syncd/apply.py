@@ -100,7 +100,13 @@ def _record_attempt(
         cur.execute(
             "insert into sync_runs (commit, started_at, finished_at, outcome, changes, message, host)"
             " values (%s, now(), clock_timestamp(), %s, %s, %s, %s)",
-            (info.sha, outcome, changes, error or ("drift correction" if reapply and changes else info.summary), who),
+            (
+                info.sha,
+                outcome,
+                changes,
+                error or ("drift correction" if reapply and changes else info.summary),
+                who,
+            ),
         )
 
 
@@ -123,7 +129,10 @@ select exists (
 
 
 def fast_diff(
-    conn: psycopg.Connection[Any], sync: dict[str, Any], base: tuple[str, ConfigState] | None, state: ConfigState
+    conn: psycopg.Connection[Any],
+    sync: dict[str, Any],
+    base: tuple[str, ConfigState] | None,
+    state: ConfigState,
 ) -> Diff | None:
     """The diff against `base` when the database provably still holds it, else None.
 
@@ -137,7 +146,10 @@ def fast_diff(
         row = cur.fetchone()
     if row is None or row[0]:
         return None
-    return Diff(diff_params(base[1].parameters, state.parameters), diff_rows(read_tables(conn), state.tables))
+    return Diff(
+        diff_params(base[1].parameters, state.parameters),
+        diff_rows(read_tables(conn), state.tables),
+    )
 
 
 def record_refusal(conn: psycopg.Connection[Any], info: CommitInfo, reason: str) -> None:
@@ -167,7 +179,9 @@ def apply_state(
     try:
         with conn.transaction():
             if not _lock(conn, wait_for_lock):
-                return ApplyOutcome("standby", info.sha, reason="another syncd holds the apply lock")
+                return ApplyOutcome(
+                    "standby", info.sha, reason="another syncd holds the apply lock"
+                )
             sync = read_sync_state(conn)
             result.previous = sync.get("applied_commit")
             if expected_applied is not UNCHECKED and result.previous != expected_applied:
@@ -188,7 +202,9 @@ def apply_state(
             elif result.diff.empty:
                 result.outcome = "unchanged"
             else:
-                _hand_commit_to_trigger(conn, info, "drift correction" if result.drift else "commit")
+                _hand_commit_to_trigger(
+                    conn, info, "drift correction" if result.drift else "commit"
+                )
                 write_diff(conn, result.diff, info.sha)
             changed = result.outcome == "applied"
             _record_attempt(

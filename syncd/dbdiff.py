@@ -74,9 +74,7 @@ def _stored(conn: psycopg.Connection[Any], keys: list[ParamKey]) -> dict[ParamKe
             " on p.category = k.category and p.key = k.key",
             ([k[0] for k in keys], [k[1] for k in keys]),
         )
-        return {
-            (c, k): Parameter(c, k, normal_value(v, t), t, d) for c, k, v, t, d in cur
-        }
+        return {(c, k): Parameter(c, k, normal_value(v, t), t, d) for c, k, v, t, d in cur}
 
 
 def diff_database(conn: psycopg.Connection[Any], desired: ConfigState) -> Diff:

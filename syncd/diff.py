@@ -72,7 +72,9 @@ class Diff:
         return out
 
 
-def diff_params(old: Mapping[ParamKey, Parameter], new: Mapping[ParamKey, Parameter]) -> list[ParamChange]:
+def diff_params(
+    old: Mapping[ParamKey, Parameter], new: Mapping[ParamKey, Parameter]
+) -> list[ParamChange]:
     changes: list[ParamChange] = []
     for key, b in new.items():
         a = old.get(key)

@@ -88,7 +88,10 @@ def apply_prepared(
         if not dry_run:
             record_refusal(conn, prepared.info, reason)
         outcome = ApplyOutcome(
-            "refused", prepared.info.sha, previous=previous, reason=reason,
+            "refused",
+            prepared.info.sha,
+            previous=previous,
+            reason=reason,
             problems=list(prepared.validation.problems),
         )
         return ApplyReport(outcome, relation)
@@ -123,7 +126,9 @@ def apply_commit(
     return report
 
 
-def plan_against_database(repo_path: str | Path, rev: str, dsn: str | None) -> tuple[PreparedCommit, Diff]:
+def plan_against_database(
+    repo_path: str | Path, rev: str, dsn: str | None
+) -> tuple[PreparedCommit, Diff]:
     """The difference between `rev` and what the database holds now."""
     prepared = prepare(open_repo(repo_path), rev)
     if not prepared.validation.ok:
@@ -134,7 +139,9 @@ def plan_against_database(repo_path: str | Path, rev: str, dsn: str | None) -> t
     return prepared, diff_states(current, prepared.state)
 
 
-def plan_between(repo_path: str | Path, base: str, head: str) -> tuple[PreparedCommit, PreparedCommit, Diff]:
+def plan_between(
+    repo_path: str | Path, base: str, head: str
+) -> tuple[PreparedCommit, PreparedCommit, Diff]:
     """The difference between two commits, without a database."""
     repo = open_repo(repo_path)
     before, after = prepare(repo, base), prepare(repo, head)

@@ -75,7 +75,9 @@ def open_repo(path: str | Path) -> git.Repo:
     try:
         return git.Repo(str(path))
     except (git.NoSuchPathError, git.InvalidGitRepositoryError):
-        raise UsageProblem(f"{path} is not a git repository; pass --repo with the repository's path") from None
+        raise UsageProblem(
+            f"{path} is not a git repository; pass --repo with the repository's path"
+        ) from None
 
 
 def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
@@ -83,7 +85,9 @@ def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
     try:
         commit = repo.commit(rev)
     except (git.BadName, ValueError, git.GitCommandError):
-        raise UsageProblem(f"unknown revision {rev!r} in {repo.working_dir or repo.git_dir}") from None
+        raise UsageProblem(
+            f"unknown revision {rev!r} in {repo.working_dir or repo.git_dir}"
+        ) from None
     return commit
 
 
@@ -113,5 +117,7 @@ def read_commit(commit: git.Commit) -> SourceFiles:
                 else:
                     sources.files[path] = item.data_stream.read()
     except git.GitCommandError as exc:
-        raise GitUnavailable(f"reading {commit.hexsha[:12]} from git failed: {exc.stderr.strip() or exc}") from None
+        raise GitUnavailable(
+            f"reading {commit.hexsha[:12]} from git failed: {exc.stderr.strip() or exc}"
+        ) from None
     return sources

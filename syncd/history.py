@@ -74,7 +74,9 @@ def git_history(repo: git.Repo, category: str, key: str, rev: str = "HEAD") -> l
             entries.append(
                 HistoryEntry(
                     sha=commit.hexsha,
-                    date=dt.datetime.fromtimestamp(commit.committed_date, dt.timezone.utc).isoformat(),
+                    date=dt.datetime.fromtimestamp(
+                        commit.committed_date, dt.timezone.utc
+                    ).isoformat(),
                     author=str(commit.author.name),
                     subject=message.strip().splitlines()[0] if message.strip() else "",
                     old=None if previous is _MISSING else previous,
@@ -95,7 +97,9 @@ def audit_rows(conn: psycopg.Connection[Any], category: str, key: str) -> list[t
         return list(cur.fetchall())
 
 
-def _reached_via_later_commit(repo: git.Repo, entry: HistoryEntry, rows: list[tuple[Any, ...]]) -> list[str]:
+def _reached_via_later_commit(
+    repo: git.Repo, entry: HistoryEntry, rows: list[tuple[Any, ...]]
+) -> list[str]:
     """When commits were skipped, the value reached the database with a later commit that contains it."""
     for changed_at, sha, _action, _old, new, is_drift, reason in rows:
         if is_drift or not sha or new != entry.new or reason == "drift correction":
@@ -108,7 +112,9 @@ def _reached_via_later_commit(repo: git.Repo, entry: HistoryEntry, rows: list[tu
     return []
 
 
-def history(repo_path: str | Path, name: str, dsn: str | None) -> tuple[list[HistoryEntry], list[tuple[Any, ...]]]:
+def history(
+    repo_path: str | Path, name: str, dsn: str | None
+) -> tuple[list[HistoryEntry], list[tuple[Any, ...]]]:
     """The git history of one value, joined with the audit log's record of each commit reaching the database."""
     category, key = parse_name(name)
     repo = open_repo(repo_path)
@@ -116,12 +122,16 @@ def history(repo_path: str | Path, name: str, dsn: str | None) -> tuple[list[His
     with connect(dsn) as conn:
         rows = audit_rows(conn, category, key)
     for entry in entries:
-        entry.applied_at = [r[0].isoformat() for r in rows if r[1] == entry.sha and r[6] != "drift correction"]
+        entry.applied_at = [
+            r[0].isoformat() for r in rows if r[1] == entry.sha and r[6] != "drift correction"
+        ]
         if not entry.applied_at:
             entry.applied_at = _reached_via_later_commit(repo, entry, rows)
     by_hand = [r for r in rows if r[5] or r[6] == "drift correction"]
     if not entries and not by_hand:
-        raise InvalidConfig(f"{name}: no commit on this branch defines it, and the database never held it")
+        raise InvalidConfig(
+            f"{name}: no commit on this branch defines it, and the database never held it"
+        )
     return entries, by_hand
 
 
@@ -140,6 +150,12 @@ def render_history(name: str, entries: list[HistoryEntry], by_hand: list[tuple[A
     if by_hand:
         lines.append("changes in the database not made by a new commit, oldest first:")
     for changed_at, sha, action, old, new, is_drift, _reason in by_hand:
-        what = "changed by hand (drift)" if is_drift else f"put back by syncd to {str(sha)[:12]} (drift correction)"
-        lines.append(f"  {changed_at.isoformat()[:19]} {action} {_show(old)} -> {_show(new)}: {what}")
+        what = (
+            "changed by hand (drift)"
+            if is_drift
+            else f"put back by syncd to {str(sha)[:12]} (drift correction)"
+        )
+        lines.append(
+            f"  {changed_at.isoformat()[:19]} {action} {_show(old)} -> {_show(new)}: {what}"
+        )
     return "\n".join(lines)

@@ -41,7 +41,9 @@ def _param_line(change: ParamChange) -> str:
 def _row_line(change: RowChange) -> str:
     if change.action == "change":
         assert change.old is not None and change.new is not None
-        parts = [f"{c}: {show(change.old.get(c))} -> {show(change.new.get(c))}" for c in change.columns]
+        parts = [
+            f"{c}: {show(change.old.get(c))} -> {show(change.new.get(c))}" for c in change.columns
+        ]
         return f"  ~ {change.table}[{change.id}]: " + "; ".join(parts)
     return f"  {_SIGN[change.action]} {change.table}[{change.id}]"
 
@@ -80,7 +82,14 @@ def diff_as_dict(diff: Diff) -> dict[str, Any]:
             for c in diff.params
         ],
         "rows": [
-            {"action": r.action, "table": r.table, "id": r.id, "old": r.old, "new": r.new, "columns": r.columns}
+            {
+                "action": r.action,
+                "table": r.table,
+                "id": r.id,
+                "old": r.old,
+                "new": r.new,
+                "columns": r.columns,
+            }
             for r in diff.rows
         ],
     }
@@ -107,7 +116,9 @@ def render_markdown(diff: Diff, flags: Mapping[str, str] | None = None) -> str:
         old = show(c.old.value) if c.old else ""
         new = show(c.new.value) if c.new else ""
         change = (relative_text(c) + _flag_cell(c.name, flags)).strip()
-        out.append(f"| {_SIGN[c.action]} | `{_cell(c.name)}` | {_cell(old)} | {_cell(new)} | {change} |")
+        out.append(
+            f"| {_SIGN[c.action]} | `{_cell(c.name)}` | {_cell(old)} | {_cell(new)} | {change} |"
+        )
     if diff.rows:
         out += ["", "| | table | row | what changed |", "|---|---|---|---|"]
         for r in diff.rows:

@@ -69,10 +69,19 @@ def _private_server() -> str:
         subprocess.run(["chown", "-R", "postgres:postgres", str(LOCAL_DIR)], check=True)
     if not data.exists():
         print(f"starting a private PostgreSQL in {LOCAL_DIR}", file=sys.stderr)
-        _run_as_postgres(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+        _run_as_postgres(
+            str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8"
+        )
     _run_as_postgres(
-        str(bindir / "pg_ctl"), "-D", str(data), "-l", str(LOCAL_DIR / "server.log"),
-        "-o", f"-p {LOCAL_PORT} -k {LOCAL_DIR} -c listen_addresses=127.0.0.1", "-w", "start",
+        str(bindir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-l",
+        str(LOCAL_DIR / "server.log"),
+        "-o",
+        f"-p {LOCAL_PORT} -k {LOCAL_DIR} -c listen_addresses=127.0.0.1",
+        "-w",
+        "start",
     )
     return dsn
 
@@ -94,11 +103,15 @@ def choose_database() -> str:
 def service_dsn(dsn: str) -> str:
     """A login role in tonsurance_reader, as services connect (created when missing)."""
     with connect(dsn, autocommit=True) as conn:
-        exists = conn.execute("select 1 from pg_roles where rolname = %s", (SERVICE_ROLE,)).fetchone()
+        exists = conn.execute(
+            "select 1 from pg_roles where rolname = %s", (SERVICE_ROLE,)
+        ).fetchone()
         if not exists:
             try:
                 conn.execute(
-                    sql.SQL("create role {} login in role tonsurance_reader").format(sql.Identifier(SERVICE_ROLE))
+                    sql.SQL("create role {} login in role tonsurance_reader").format(
+                        sql.Identifier(SERVICE_ROLE)
+                    )
                 )
             except psycopg.errors.DuplicateObject:
                 pass
@@ -114,7 +127,10 @@ def main() -> int:
             print(server_admin_dsn())
             return 0
         except (OSError, subprocess.CalledProcessError) as exc:
-            print(f"quickstart: error: no PostgreSQL server could be found or started: {exc}", file=sys.stderr)
+            print(
+                f"quickstart: error: no PostgreSQL server could be found or started: {exc}",
+                file=sys.stderr,
+            )
             return 3
     try:
         dsn = choose_database()
@@ -134,17 +150,34 @@ def main() -> int:
             reader = service_dsn(dsn)
             print(f"\nquote read by the read-only service role {SERVICE_ROLE}:")
         return subprocess.call(
-            [sys.executable, "-c", "from tonsurance.cli import main; main()",
-             "quote", "USDC", "100000", "--days", "90", "--dsn", reader]
+            [
+                sys.executable,
+                "-c",
+                "from tonsurance.cli import main; main()",
+                "quote",
+                "USDC",
+                "100000",
+                "--days",
+                "90",
+                "--dsn",
+                reader,
+            ]
         )
     except TonsuranceError as exc:
         print(f"quickstart: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except psycopg.Error as exc:
-        print(f"quickstart: error: PostgreSQL refused: {redact(' '.join(str(exc).split()))}", file=sys.stderr)
+        print(
+            f"quickstart: error: PostgreSQL refused: {redact(' '.join(str(exc).split()))}",
+            file=sys.stderr,
+        )
         return 3
     except (OSError, subprocess.CalledProcessError) as exc:
-        detail = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) and exc.stderr else str(exc)
+        detail = (
+            exc.stderr.strip()
+            if isinstance(exc, subprocess.CalledProcessError) and exc.stderr
+            else str(exc)
+        )
         print(
             f"quickstart: error: could not start a private PostgreSQL ({' '.join(str(detail).split())});"
             " install PostgreSQL or set TONSURANCE_DSN",

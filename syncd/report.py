@@ -36,7 +36,11 @@ def render_text(result: ValidationResult) -> str:
 
 def render_json(result: ValidationResult) -> str:
     return json.dumps(
-        {"ok": result.ok, "problems": [p.as_dict() for p in result.problems], "counts": _counts(result)},
+        {
+            "ok": result.ok,
+            "problems": [p.as_dict() for p in result.problems],
+            "counts": _counts(result),
+        },
         indent=2,
     )
 

@@ -22,5 +22,7 @@ def load_sources(repo: str | Path, commit: str | None = None) -> SourceFiles:
     return read_commit(resolve_commit(open_repo(repo), commit))
 
 
-def validate(repo: str | Path = ".", commit: str | None = None, today: dt.date | None = None) -> ValidationResult:
+def validate(
+    repo: str | Path = ".", commit: str | None = None, today: dt.date | None = None
+) -> ValidationResult:
     return validate_sources(load_sources(repo, commit), today)

@@ -30,11 +30,19 @@ update config_parameters
 """
 
 
-def _copy_rows(cur: psycopg.Cursor[Any], table: str, params: list[Parameter], sha: str | None) -> None:
+def _copy_rows(
+    cur: psycopg.Cursor[Any], table: str, params: list[Parameter], sha: str | None
+) -> None:
     columns = "category, key, value, value_type, description" + (", commit" if sha else "")
     with cur.copy(f"copy {table} ({columns}) from stdin") as copy:
         for p in params:
-            row: tuple[Any, ...] = (p.category, p.key, json.dumps(p.value), p.value_type, p.description)
+            row: tuple[Any, ...] = (
+                p.category,
+                p.key,
+                json.dumps(p.value),
+                p.value_type,
+                p.description,
+            )
             copy.write_row(row + (sha,) if sha else row)
 
 

@@ -15,9 +15,20 @@ from tonsurance.config.model import (
 )
 
 BASE_RATES = {
-    "USDC": 0.04, "USDT": 0.06, "DAI": 0.05, "FRAX": 0.08, "BUSD": 0.045, "USDP": 0.05,
-    "USDe": 0.07, "sUSDe": 0.075, "USDY": 0.055, "PYUSD": 0.05, "GHO": 0.065, "LUSD": 0.055,
-    "crvUSD": 0.07, "mkUSD": 0.075,
+    "USDC": 0.04,
+    "USDT": 0.06,
+    "DAI": 0.05,
+    "FRAX": 0.08,
+    "BUSD": 0.045,
+    "USDP": 0.05,
+    "USDe": 0.07,
+    "sUSDe": 0.075,
+    "USDY": 0.055,
+    "PYUSD": 0.05,
+    "GHO": 0.065,
+    "LUSD": 0.055,
+    "crvUSD": 0.07,
+    "mkUSD": 0.075,
 }
 
 PRICING = PricingParams(

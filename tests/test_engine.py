@@ -197,7 +197,9 @@ def test_database_lost_mid_apply_keeps_previous_state(repo: ConfigRepo, db_dsn: 
     outcome: dict[str, Any] = {}
 
     def run() -> None:
-        outcome["result"] = CliRunner().invoke(main, ["apply", "--repo", str(repo.path), "--dsn", db_dsn])
+        outcome["result"] = CliRunner().invoke(
+            main, ["apply", "--repo", str(repo.path), "--dsn", db_dsn]
+        )
 
     worker = threading.Thread(target=run)
     worker.start()
@@ -247,7 +249,9 @@ def test_plan_uses_one_normal_form(repo: ConfigRepo, db_dsn: str):
     apply_commit(repo.path, "HEAD", db_dsn)
     with psycopg.connect(db_dsn) as conn:
         conn.execute("update config_parameters set value = '0.040' where key = 'base_rate_USDC'")
-        conn.execute("update config_parameters set value = '25.00' where key = 'SURE-BTC_allocation_percent'")
+        conn.execute(
+            "update config_parameters set value = '25.00' where key = 'SURE-BTC_allocation_percent'"
+        )
     code, out = cli("plan", "--repo", str(repo.path), "--dsn", db_dsn, "--detailed-exitcode")
     assert code == 0, out
     assert "No changes" in out
@@ -270,13 +274,15 @@ def test_table_rows_are_added_changed_and_removed(repo: ConfigRepo, db_dsn: str)
     repo.commit("Edit the depeg history")
     code, out = cli("plan", "--repo", str(repo.path), "--dsn", db_dsn)
     assert code == 0, out
-    assert f"+ historical_depegs[usdc-test-2024]" in out
+    assert "+ historical_depegs[usdc-test-2024]" in out
     assert f"- historical_depegs[{removed['id']}]" in out
     assert f"~ historical_depegs[{changed['id']}]: low_price:" in out
     apply_commit(repo.path, "HEAD", db_dsn)
     with psycopg.connect(db_dsn) as conn:
         ids = {r[0] for r in conn.execute("select id from historical_depegs").fetchall()}
-        price = conn.execute("select low_price from historical_depegs where id = %s", (changed["id"],)).fetchone()
+        price = conn.execute(
+            "select low_price from historical_depegs where id = %s", (changed["id"],)
+        ).fetchone()
     assert "usdc-test-2024" in ids and removed["id"] not in ids
     assert price == (changed["low_price"],)
 
@@ -307,7 +313,17 @@ def test_plan_between_commits_needs_no_database(repo: ConfigRepo):
     """--base/--head compares two commits without any database."""
     base = repo.head()
     repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
-    code, out = cli("plan", "--repo", str(repo.path), "--base", base, "--head", "HEAD", "--dsn", "postgresql://nobody@127.0.0.1:1/x")
+    code, out = cli(
+        "plan",
+        "--repo",
+        str(repo.path),
+        "--base",
+        base,
+        "--head",
+        "HEAD",
+        "--dsn",
+        "postgresql://nobody@127.0.0.1:1/x",
+    )
     assert code == 0, out
     assert "pricing.base_rate_USDC: 0.04 -> 0.05 (+25.0%)" in out
 
@@ -412,12 +428,24 @@ def test_unmigrated_database_says_to_migrate(repo: ConfigRepo, empty_db_dsn: str
     """A database without the schema gets one line telling the operator to run syncd migrate."""
     code, out = cli("status", "--dsn", empty_db_dsn)
     assert code == 3
-    assert out.strip() == "syncd: error: the database has no tonsurance tables yet; run `syncd migrate` against it first"
+    assert (
+        out.strip()
+        == "syncd: error: the database has no tonsurance tables yet; run `syncd migrate` against it first"
+    )
 
 
 def test_detailed_exitcode_reports_errors_as_one(repo: ConfigRepo, db_dsn: str):
     """With --detailed-exitcode, 2 means changes only: a bad revision exits 1, as terraform does."""
-    code, out = cli("plan", "--repo", str(repo.path), "--dsn", db_dsn, "--commit", "nosuch", "--detailed-exitcode")
+    code, out = cli(
+        "plan",
+        "--repo",
+        str(repo.path),
+        "--dsn",
+        db_dsn,
+        "--commit",
+        "nosuch",
+        "--detailed-exitcode",
+    )
     assert code == 1 and "unknown revision 'nosuch'" in out
     code, _ = cli("plan", "--repo", str(repo.path), "--dsn", db_dsn, "--commit", "nosuch")
     assert code == 2
@@ -443,8 +471,12 @@ def test_drift_correction_keeps_the_refused_head_visible(repo: ConfigRepo, db_ds
         conn.execute("update config_parameters set value = '0.3' where key = 'base_rate_GHO'")
     assert apply_commit(repo.path, good, db_dsn).outcome.drift
     with psycopg.connect(db_dsn) as conn:
-        state = conn.execute("select applied_commit, attempted_commit, attempt_outcome from sync_state").fetchone()
-        last_run = conn.execute("select commit, outcome, message from sync_runs order by id desc limit 1").fetchone()
+        state = conn.execute(
+            "select applied_commit, attempted_commit, attempt_outcome from sync_state"
+        ).fetchone()
+        last_run = conn.execute(
+            "select commit, outcome, message from sync_runs order by id desc limit 1"
+        ).fetchone()
     assert state == (good, bad, "refused")
     assert last_run == (good, "applied", "drift correction")
 
@@ -459,7 +491,9 @@ def test_history_shows_drift_and_its_correction_in_order(repo: ConfigRepo, db_ds
     assert code == 0, out
     tail = out.splitlines()[-2:]
     assert tail[0].endswith("UPDATE 0.065 -> 0.5: changed by hand (drift)")
-    assert tail[1].endswith(f"UPDATE 0.5 -> 0.065: put back by syncd to {repo.head()[:12]} (drift correction)")
+    assert tail[1].endswith(
+        f"UPDATE 0.5 -> 0.065: put back by syncd to {repo.head()[:12]} (drift correction)"
+    )
 
 
 def test_history_of_an_unknown_key_fails(repo: ConfigRepo, db_dsn: str):

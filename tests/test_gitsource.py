@@ -10,13 +10,17 @@ from tonsurance.errors import UsageProblem
 from tonsurance.testing import git, make_config_repo
 
 
-@pytest.mark.parametrize("rev", ["HEAD", "main", "HEAD~2", "HEAD^", "v1.2.0", "origin/main", "a" * 40])
+@pytest.mark.parametrize(
+    "rev", ["HEAD", "main", "HEAD~2", "HEAD^", "v1.2.0", "origin/main", "a" * 40]
+)
 def test_plain_revisions_are_accepted(rev: str):
     """Branch names, tags, shas and ancestry suffixes are plain revisions."""
     assert check_rev(rev) == rev
 
 
-@pytest.mark.parametrize("rev", ["--output=/tmp/x", "-n1", "main..evil", "HEAD@{1}", "a b", "x\ny", ""])
+@pytest.mark.parametrize(
+    "rev", ["--output=/tmp/x", "-n1", "main..evil", "HEAD@{1}", "a b", "x\ny", ""]
+)
 def test_option_like_or_odd_revisions_are_refused(rev: str):
     """A revision that looks like an option, a range or a reflog expression is refused."""
     with pytest.raises(UsageProblem):
@@ -24,14 +28,23 @@ def test_option_like_or_odd_revisions_are_refused(rev: str):
 
 
 @pytest.mark.parametrize(
-    "url", ["/srv/config.git", "file:///srv/config.git", "https://git.example/config.git", "git@host:org/config.git", "ssh://git@host/config.git"]
+    "url",
+    [
+        "/srv/config.git",
+        "file:///srv/config.git",
+        "https://git.example/config.git",
+        "git@host:org/config.git",
+        "ssh://git@host/config.git",
+    ],
 )
 def test_ordinary_urls_are_accepted(url: str):
     """Paths, file://, https:// and ssh addresses are accepted."""
     assert check_url(url) == url
 
 
-@pytest.mark.parametrize("url", ["ext::sh -c touch% /tmp/pwned", "--upload-pack=touch /tmp/x", "fd::3", "EXT::x"])
+@pytest.mark.parametrize(
+    "url", ["ext::sh -c touch% /tmp/pwned", "--upload-pack=touch /tmp/x", "fd::3", "EXT::x"]
+)
 def test_command_running_urls_are_refused(url: str):
     """Transport helpers that run commands, and option-looking URLs, are refused."""
     with pytest.raises(UsageProblem):
@@ -57,7 +70,9 @@ def test_symlink_in_a_commit_is_refused(tmp_path: Path):
     repo.commit("symlink")
     sources = read_commit(resolve_commit(open_repo(repo.path), "HEAD"))
     assert "config/risk.yaml" not in sources.files
-    assert [str(p) for p in sources.problems] == ["config/risk.yaml:1:1: (file): is a symlink; symlinks are not allowed"]
+    assert [str(p) for p in sources.problems] == [
+        "config/risk.yaml:1:1: (file): is a symlink; symlinks are not allowed"
+    ]
 
 
 def test_unknown_revision_is_a_usage_error(tmp_path: Path):

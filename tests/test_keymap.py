@@ -37,7 +37,10 @@ def test_pricing_keys_follow_the_source_document():
 def test_tranche_keys_keep_the_tranche_id():
     """Tranche leaves are keyed `<ID>_<field>`, including ids with a plus sign."""
     doc = {"tranches": {"SURE-JNR+": {"apy_max": 0.22, "curve_type": "quadratic"}}}
-    assert {k for k, _, _ in flatten("tranche", doc)} == {"SURE-JNR+_apy_max", "SURE-JNR+_curve_type"}
+    assert {k for k, _, _ in flatten("tranche", doc)} == {
+        "SURE-JNR+_apy_max",
+        "SURE-JNR+_curve_type",
+    }
 
 
 def test_value_types():
@@ -65,7 +68,9 @@ def test_pricing_round_trip(rates, tiers, days):
 @given(
     tranches=st.dictionaries(
         st.from_regex(r"SURE-[A-Z]{2,5}\+?", fullmatch=True),
-        st.fixed_dictionaries({"tier": st.integers(1, 9), "apy_min": rate, "curve_type": st.just("linear")}),
+        st.fixed_dictionaries(
+            {"tier": st.integers(1, 9), "apy_min": rate, "curve_type": st.just("linear")}
+        ),
         min_size=1,
         max_size=4,
     )

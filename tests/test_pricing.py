@@ -64,13 +64,26 @@ def test_premium_cents_matches_the_quote() -> None:
 def test_breakdown_multiplies_to_the_premium() -> None:
     """The quote's factors multiply back to its computed premium."""
     quote = calculate_premium(
-        PRICING, "DAI", 2_000_000, 45, 0.98,
+        PRICING,
+        "DAI",
+        2_000_000,
+        45,
+        0.98,
         risk_scores={"reserve_quality": 0.2, "regulatory_clarity": 0.5},
-        utilization=0.8, loss_ratio=0.3,
+        utilization=0.8,
+        loss_ratio=0.3,
     )
     product = (
-        2_000_000 * quote.base_rate * quote.risk_factor * quote.trigger_factor * quote.size_factor
-        * quote.utilization_multiplier * quote.claims_factor * quote.duration_factor * 45 / 365
+        2_000_000
+        * quote.base_rate
+        * quote.risk_factor
+        * quote.trigger_factor
+        * quote.size_factor
+        * quote.utilization_multiplier
+        * quote.claims_factor
+        * quote.duration_factor
+        * 45
+        / 365
     )
     assert quote.computed_usd == pytest.approx(product, rel=1e-12)
     assert quote.premium_cents == round_cents(quote.computed_usd)
@@ -176,8 +189,11 @@ def test_negative_regulatory_weight_lowers_the_premium() -> None:
 def test_risk_scores_weight_every_factor() -> None:
     """Scores for all five factors add their weighted sum to the risk factor."""
     scores = {
-        "reserve_quality": 0.10, "banking_exposure": 0.20, "redemption_velocity": 0.15,
-        "market_depth": 0.05, "regulatory_clarity": 0.80,
+        "reserve_quality": 0.10,
+        "banking_exposure": 0.20,
+        "redemption_velocity": 0.15,
+        "market_depth": 0.05,
+        "regulatory_clarity": 0.80,
     }
     # 1 + 0.03 + 0.05 + 0.03 + 0.0075 - 0.08 = 1.0375; 3_800 * 1.0375 * 90/365 = 972.1232877
     quote = calculate_premium(PRICING, "USDC", 100_000, 90, risk_scores=scores)
@@ -247,7 +263,14 @@ def test_bad_quote_inputs_are_usage_errors() -> None:
 
 @pytest.mark.parametrize(
     ("usd", "cents"),
-    [(1.005, 101), (0.125, 13), (2.675, 268), (0.124999, 12), (936.986301369863, 93_699), (100.0, 10_000)],
+    [
+        (1.005, 101),
+        (0.125, 13),
+        (2.675, 268),
+        (0.124999, 12),
+        (936.986301369863, 93_699),
+        (100.0, 10_000),
+    ],
 )
 def test_round_cents_rounds_half_up_on_the_decimal_value(usd: float, cents: int) -> None:
     """Half a cent rounds up even where the float lies just below it (1.005 * 100 = 100.4999...)."""

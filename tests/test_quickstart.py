@@ -12,7 +12,12 @@ def test_quickstart_applies_head_and_quotes_from_the_database(empty_db_dsn: str)
     """With TONSURANCE_DSN set, the quickstart fills that database and prices a quote read from it."""
     env = {**os.environ, "TONSURANCE_DSN": empty_db_dsn}
     done = subprocess.run(
-        [sys.executable, "-m", "syncd.quickstart"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "syncd.quickstart"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     head = subprocess.run(

@@ -106,9 +106,7 @@ def test_expected_loss_per_policy_matches_hand_computation() -> None:
         1_993.9617161
     )
     # P(USDT, 0.97) = 0.1812692; depth 0.05; * 50_000 = 453.17
-    assert expected_loss_per_policy(snap, "USDT", 50_000, 0.97, AS_OF) == pytest.approx(
-        453.1731173
-    )
+    assert expected_loss_per_policy(snap, "USDT", 50_000, 0.97, AS_OF) == pytest.approx(453.1731173)
     assert expected_loss_per_policy(snap, "USDC", 100_000, 0.85, AS_OF) == 0.0
 
 
@@ -160,7 +158,11 @@ def test_vault_json_round_trip_matches_the_sql_shape() -> None:
     """The vault JSON has the keys the SQL function reads, and reads back equal."""
     data = json.loads(VAULT.to_json())
     assert set(data) == {"capital_usd", "btc_exposure_usd", "policies"}
-    assert data["policies"][0] == {"asset": "USDC", "coverage_usd": 100_000.0, "trigger_price": 0.95}
+    assert data["policies"][0] == {
+        "asset": "USDC",
+        "coverage_usd": 100_000.0,
+        "trigger_price": 0.95,
+    }
     assert VaultSnapshot.from_json(VAULT.to_json()) == VAULT
     assert VaultSnapshot.from_json('{"policies": []}') == VaultSnapshot(0.0, 0.0, ())
 

@@ -54,11 +54,15 @@ def test_depeg_probability_and_severity_match(filled: tuple[str, Snapshot]):
                             "select calculate_annual_depeg_probability(%s, %s, %s, %s)",
                             (asset, threshold, years, as_of),
                         ).fetchone()
-                        python = risk.annual_depeg_probability(snap.depegs, asset, threshold, years, as_of)
+                        python = risk.annual_depeg_probability(
+                            snap.depegs, asset, threshold, years, as_of
+                        )
                         nonzero += python > 0
                         if not close(sql, python):
                             mismatches.append((asset, threshold, years, as_of, sql, python))
-            (sql_severity,) = conn.execute("select calculate_expected_severity(%s)", (asset,)).fetchone()
+            (sql_severity,) = conn.execute(
+                "select calculate_expected_severity(%s)", (asset,)
+            ).fetchone()
             if not close(sql_severity, risk.expected_severity(snap.depegs, asset)):
                 mismatches.append((asset, "severity", sql_severity))
     assert mismatches == []
@@ -72,9 +76,12 @@ def test_expected_loss_per_policy_matches(filled: tuple[str, Snapshot]):
         for asset in sorted(snap.pricing.base_rate):
             for trigger in (0.9, 0.97, 0.99):
                 (sql,) = conn.execute(
-                    "select calculate_expected_loss_per_policy(%s, %s, %s)", (asset, 1_000_000.0, trigger)
+                    "select calculate_expected_loss_per_policy(%s, %s, %s)",
+                    (asset, 1_000_000.0, trigger),
                 ).fetchone()
-                assert close(sql, risk.expected_loss_per_policy(snap, asset, 1_000_000.0, trigger)), (asset, trigger)
+                assert close(
+                    sql, risk.expected_loss_per_policy(snap, asset, 1_000_000.0, trigger)
+                ), (asset, trigger)
 
 
 def test_stress_tests_match(filled: tuple[str, Snapshot]):
@@ -84,7 +91,9 @@ def test_stress_tests_match(filled: tuple[str, Snapshot]):
         risk.Policy(asset, 1_000_000.0 * (i + 1), 0.97 if i % 2 else 0.99)
         for i, asset in enumerate(sorted(snap.pricing.base_rate))
     )
-    vault = risk.VaultSnapshot(capital_usd=25_000_000.0, btc_exposure_usd=5_000_000.0, policies=policies)
+    vault = risk.VaultSnapshot(
+        capital_usd=25_000_000.0, btc_exposure_usd=5_000_000.0, policies=policies
+    )
     with psycopg.connect(dsn) as conn:
         for scenario in snap.scenarios:
             for policy in policies:
@@ -96,7 +105,12 @@ def test_stress_tests_match(filled: tuple[str, Snapshot]):
                     "select calculate_stress_payout(%s, %s, %s, %s)",
                     (policy.asset, policy.coverage_usd, policy.trigger_price, scenario.id),
                 ).fetchone()
-                assert close(payout, risk.stress_payout(policy.asset, policy.coverage_usd, policy.trigger_price, scenario))
+                assert close(
+                    payout,
+                    risk.stress_payout(
+                        policy.asset, policy.coverage_usd, policy.trigger_price, scenario
+                    ),
+                )
             row = conn.execute(
                 "select total_payout, btc_pnl, capital_after, solvent from run_stress_test(%s, %s::jsonb, 'parity test')",
                 (scenario.id, vault.to_json()),

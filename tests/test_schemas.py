@@ -33,7 +33,9 @@ def test_every_parameter_has_a_description():
     """Every row built from the repository carries a description from its schema."""
     state = validate_sources(read_directory(ROOT)).state
     assert state is not None
-    missing = [f"{p.category}.{p.key}" for p in state.parameters.values() if not p.description.strip()]
+    missing = [
+        f"{p.category}.{p.key}" for p in state.parameters.values() if not p.description.strip()
+    ]
     assert missing == []
 
 

@@ -224,15 +224,32 @@ def test_quote_takes_risk_scores_and_loss_ratio():
     state = validate_sources(read_directory(default_root())).state
     assert state is not None
     expected = calculate_premium(
-        snapshot_from_state(state), "USDT", 500_000, 90,
-        risk_scores={"reserve_quality": 0.5, "regulatory_clarity": 1.0}, loss_ratio=0.6,
+        snapshot_from_state(state),
+        "USDT",
+        500_000,
+        90,
+        risk_scores={"reserve_quality": 0.5, "regulatory_clarity": 1.0},
+        loss_ratio=0.6,
     )
     plain = calculate_premium(snapshot_from_state(state), "USDT", 500_000, 90)
     assert expected.premium_cents != plain.premium_cents
     result = CliRunner().invoke(
         tonsurance_main,
-        ["quote", "USDT", "500000", "--days", "90", "--risk-score", "reserve_quality=0.5",
-         "--risk-score", "regulatory_clarity=1", "--loss-ratio", "0.6", "--dsn", "postgresql://nobody@127.0.0.1:1/x"],
+        [
+            "quote",
+            "USDT",
+            "500000",
+            "--days",
+            "90",
+            "--risk-score",
+            "reserve_quality=0.5",
+            "--risk-score",
+            "regulatory_clarity=1",
+            "--loss-ratio",
+            "0.6",
+            "--dsn",
+            "postgresql://nobody@127.0.0.1:1/x",
+        ],
     )
     assert result.exit_code == 0, result.output
     dollars = f"{expected.premium_cents // 100:,}.{expected.premium_cents % 100:02d} USD"
@@ -245,6 +262,8 @@ def test_malformed_risk_score_is_a_usage_error():
 
     from tonsurance.cli import main as tonsurance_main
 
-    result = CliRunner().invoke(tonsurance_main, ["quote", "USDC", "1000", "--risk-score", "reserve_quality"])
+    result = CliRunner().invoke(
+        tonsurance_main, ["quote", "USDC", "1000", "--risk-score", "reserve_quality"]
+    )
     assert result.exit_code == 2
     assert "expected FACTOR=SCORE" in result.output

@@ -29,7 +29,9 @@ def test_utilization_outside_the_unit_interval_is_clamped(tranche: Tranche) -> N
     assert tranche_apy(tranche, 1.7) == tranche.apy_max
 
 
-@pytest.mark.parametrize("curve", ["logarithmic", "linear", "sigmoidal", "quadratic", "exponential"])
+@pytest.mark.parametrize(
+    "curve", ["logarithmic", "linear", "sigmoidal", "quadratic", "exponential"]
+)
 def test_rising_curves_are_strictly_increasing(curve: str) -> None:
     """Every curve but flat rises strictly between 0 and 1."""
     shapes = [curve_shape(curve, u) for u in GRID]
@@ -94,7 +96,12 @@ def test_leftover_cents_go_to_the_largest_remainders() -> None:
     """7 cents split as 1.75/1.40/1.26/1.05/0.84/0.70 round to 2/1/1/1/1/1."""
     # floors 1,1,1,1,0,0 leave 3 cents; remainders .84 (JNR+), .75 (BTC), .70 (EQT) win them
     assert allocate_capital(TRANCHES, 0.07) == {
-        "SURE-BTC": 2, "SURE-SNR": 1, "SURE-MEZZ": 1, "SURE-JNR": 1, "SURE-JNR+": 1, "SURE-EQT": 1,
+        "SURE-BTC": 2,
+        "SURE-SNR": 1,
+        "SURE-MEZZ": 1,
+        "SURE-JNR": 1,
+        "SURE-JNR+": 1,
+        "SURE-EQT": 1,
     }
     # one cent: the largest share (25%) takes it
     assert allocate_capital(TRANCHES, 0.01)["SURE-BTC"] == 1

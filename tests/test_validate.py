@@ -55,17 +55,23 @@ def test_negative_base_rate_points_at_its_line(tree: Path):
     line = line_of(pricing, "USDC: -0.04")
     code, out = run("--repo", str(tree))
     assert code == 1
-    assert f"config/pricing.yaml:{line}:9: base_rates.USDC: -0.04 is less than the minimum of 0" in out
+    assert (
+        f"config/pricing.yaml:{line}:9: base_rates.USDC: -0.04 is less than the minimum of 0" in out
+    )
 
 
 def test_all_errors_of_all_files_in_one_run(tree: Path):
     """Problems in several files are all reported by one run, not just the first."""
     edit(tree / "config/pricing.yaml", "USDC: 0.04", "USDC: 1.5")
-    edit(tree / "config/risk.yaml", "monte_carlo_simulations: 10000", "monte_carlo_simulations: many")
+    edit(
+        tree / "config/risk.yaml", "monte_carlo_simulations: 10000", "monte_carlo_simulations: many"
+    )
     edit(tree / "config/tranche.yaml", "curve_type: linear", "curve_type: wiggly")
     code, out = run("--repo", str(tree))
     assert code == 1
-    assert "config/pricing.yaml" in out and "config/risk.yaml" in out and "config/tranche.yaml" in out
+    assert (
+        "config/pricing.yaml" in out and "config/risk.yaml" in out and "config/tranche.yaml" in out
+    )
     assert out.strip().endswith("3 problems in 3 files")
 
 
@@ -73,10 +79,18 @@ def test_all_errors_of_all_files_in_one_run(tree: Path):
     "old, new, message",
     [
         ("USDC: 0.04", "USDC: 0.04\n  USDC: 0.05", "duplicate key"),
-        ("USDC: 0.04", "USDC: !!python/object:os.system 0.04", "the tag !!python/object:os.system is not allowed"),
+        (
+            "USDC: 0.04",
+            "USDC: !!python/object:os.system 0.04",
+            "the tag !!python/object:os.system is not allowed",
+        ),
         ("USDC: 0.04", "USDC: .nan", "NaN and infinity"),
         ("USDC: 0.04", "USDC: [0.04", "invalid YAML"),
-        ("duration_base_days: 90", "duration_base_days: 90\nsurge_pricing: 2", "surge_pricing: unknown key"),
+        (
+            "duration_base_days: 90",
+            "duration_base_days: 90\nsurge_pricing: 2",
+            "surge_pricing: unknown key",
+        ),
         ("duration_base_days: 90", "duration_base_days: 90.5", "is not of type 'integer'"),
     ],
 )
@@ -113,14 +127,25 @@ def test_file_over_one_mebibyte_is_refused(tree: Path):
     risk.write_text(risk.read_text() + "#" * (1024 * 1024) + "\n")
     code, out = run("--repo", str(tree))
     assert code == 1
-    assert f"config/risk.yaml:1:1: (file): file is {risk.stat().st_size} bytes, larger than the limit of 1048576 bytes" in out
+    assert (
+        f"config/risk.yaml:1:1: (file): file is {risk.stat().st_size} bytes, larger than the limit of 1048576 bytes"
+        in out
+    )
 
 
 @pytest.mark.parametrize(
     "old, new, message",
     [
-        ("duration_base_days: 90", "duration_base_days: 0132", "duration_base_days: '0132' is not of type 'integer'"),
-        ("duration_base_days: 90", "duration_base_days: 1:30", "duration_base_days: '1:30' is not of type 'integer'"),
+        (
+            "duration_base_days: 90",
+            "duration_base_days: 0132",
+            "duration_base_days: '0132' is not of type 'integer'",
+        ),
+        (
+            "duration_base_days: 90",
+            "duration_base_days: 1:30",
+            "duration_base_days: '1:30' is not of type 'integer'",
+        ),
         ("USDT: 0.06", "USDT: !!float 0.06", "base_rates.USDT: the tag !!float is not allowed"),
         ("USDT: 0.06", "USDT: 1e999", "base_rates.USDT: 1e999 is not allowed"),
     ],
@@ -205,7 +230,9 @@ def test_json_format(tree: Path):
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def test_validate_a_commit_ignores_the_working_tree(tree: Path):
@@ -221,5 +248,7 @@ def test_validate_a_commit_ignores_the_working_tree(tree: Path):
 def test_option_looking_revision_is_a_usage_error(tree: Path):
     """A revision that looks like an option is refused with exit code 2."""
     _git(tree, "init", "-q", "-b", "main")
-    result = CliRunner().invoke(main, ["validate", "--repo", str(tree), "--commit", "--output=/tmp/x"])
+    result = CliRunner().invoke(
+        main, ["validate", "--repo", str(tree), "--commit", "--output=/tmp/x"]
+    )
     assert result.exit_code == 2

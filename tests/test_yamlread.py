@@ -21,7 +21,10 @@ def test_values_and_positions():
 
 def test_duplicate_key_names_both_lines():
     """A key given twice is refused at the second one, naming the line of the first."""
-    assert _problem("a: 1\nb: 2\na: 3\n") == "config/x.yaml:3:1: a: duplicate key (first defined on line 1)"
+    assert (
+        _problem("a: 1\nb: 2\na: 3\n")
+        == "config/x.yaml:3:1: a: duplicate key (first defined on line 1)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,8 +82,18 @@ def test_empty_document_is_none():
 @pytest.mark.parametrize(
     "text, expected",
     [
-        ("10000", 10000), ("-3", -3), ("0", 0), ("+5", 5), ("0.04", 0.04), ("-0.10", -0.1),
-        ("1.5e3", 1500.0), ("1e3", 1000.0), (".5", 0.5), ("true", True), ("false", False), ("~", None),
+        ("10000", 10000),
+        ("-3", -3),
+        ("0", 0),
+        ("+5", 5),
+        ("0.04", 0.04),
+        ("-0.10", -0.1),
+        ("1.5e3", 1500.0),
+        ("1e3", 1000.0),
+        (".5", 0.5),
+        ("true", True),
+        ("false", False),
+        ("~", None),
     ],
 )
 def test_plain_numbers_and_booleans(text, expected):
@@ -89,7 +102,24 @@ def test_plain_numbers_and_booleans(text, expected):
     assert got == expected and type(got) is type(expected)
 
 
-@pytest.mark.parametrize("text", ["0777", "010", "0x1F", "0o17", "1_000", "1:30", "190:20:30", "yes", "no", "on", "off", "Y", "2023-03-10"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0777",
+        "010",
+        "0x1F",
+        "0o17",
+        "1_000",
+        "1:30",
+        "190:20:30",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "Y",
+        "2023-03-10",
+    ],
+)
 def test_yaml_11_surprises_stay_strings(text):
     """Octal, hex, sexagesimal, yes/no/on/off and dates are never converted: they stay the text written."""
     assert read_yaml(f"v: {text}\n", "config/x.yaml")[0] == {"v": text}
@@ -122,4 +152,7 @@ def test_invalid_utf8_points_at_the_byte():
 
 def test_exclamation_marks_in_text_are_fine():
     """A `!` inside quoted text or a comment is not a tag."""
-    assert read_yaml("a: 'wow!' # careful!\nb: R&D *x\n", "config/x.yaml")[0] == {"a": "wow!", "b": "R&D *x"}
+    assert read_yaml("a: 'wow!' # careful!\nb: R&D *x\n", "config/x.yaml")[0] == {
+        "a": "wow!",
+        "b": "R&D *x",
+    }

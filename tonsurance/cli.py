@@ -195,8 +195,14 @@ def quote(
     if reason is not None:
         click.echo(f"{PROG}: warning: using the file defaults; {reason}", err=True)
     result = calculate_premium(
-        snap, asset, coverage_usd, days, trigger,
-        utilization=utilization, risk_scores=scores or None, loss_ratio=loss_ratio,
+        snap,
+        asset,
+        coverage_usd,
+        days,
+        trigger,
+        utilization=utilization,
+        risk_scores=scores or None,
+        loss_ratio=loss_ratio,
     )
     click.echo(render_quote(result, snap, coverage_usd, days, dsn))
 
@@ -211,6 +217,8 @@ def _parse_scores(pairs: tuple[str, ...]) -> dict[str, float]:
         except ValueError:
             score = math.nan
         if not sep or not factor or not math.isfinite(score):
-            raise UsageProblem(f"--risk-score {pair!r}: expected FACTOR=SCORE with a number, e.g. reserve_quality=0.4")
+            raise UsageProblem(
+                f"--risk-score {pair!r}: expected FACTOR=SCORE with a number, e.g. reserve_quality=0.4"
+            )
         scores[factor] = score
     return scores

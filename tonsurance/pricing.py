@@ -139,8 +139,18 @@ def _price(
     if not utilization >= 0:
         raise UsageProblem(f"utilization must be 0 or more, got {utilization}")
     (
-        rates, default_rate, weights, size_tiers, util_tiers, base_days,
-        base_price, adjustment, target_loss, dampener, min_absolute, min_rate,
+        rates,
+        default_rate,
+        weights,
+        size_tiers,
+        util_tiers,
+        base_days,
+        base_price,
+        adjustment,
+        target_loss,
+        dampener,
+        min_absolute,
+        min_rate,
     ) = p.hot
 
     try:
@@ -237,6 +247,4 @@ def calculate_premium(
     cents, rate, risk, trigger, size, util, claims, duration, computed, minimum = _price(
         p, asset, coverage_usd, duration_days, trigger_price, risk_scores, utilization, loss_ratio
     )
-    return Quote(
-        cents, asset, rate, risk, trigger, size, util, claims, duration, computed, minimum
-    )
+    return Quote(cents, asset, rate, risk, trigger, size, util, claims, duration, computed, minimum)

@@ -67,9 +67,7 @@ def annual_depeg_probability(
 
 def _mean_shortfall(events: Iterable[DepegEvent], asset: str, below: float) -> float:
     shortfalls = [
-        1.0 - e.low_price
-        for e in events
-        if e.verified and e.asset == asset and e.low_price < below
+        1.0 - e.low_price for e in events if e.verified and e.asset == asset and e.low_price < below
     ]
     return sum(shortfalls) / len(shortfalls) if shortfalls else 0.0
 
@@ -98,7 +96,9 @@ def stressed_price(scenario: StressScenario, asset: str) -> float | None:
     return None if impact is None else 1.0 + impact
 
 
-def stress_payout(asset: str, coverage: float, trigger_price: float, scenario: StressScenario) -> float:
+def stress_payout(
+    asset: str, coverage: float, trigger_price: float, scenario: StressScenario
+) -> float:
     """What one policy pays out under the scenario."""
     price = stressed_price(scenario, asset)
     if price is not None and price < trigger_price:

@@ -75,6 +75,7 @@ def postgres_bindir() -> Path:
             return Path(out)
     except (OSError, subprocess.CalledProcessError):
         pass
+
     def version(path: str) -> int:
         name = Path(path).parent.name
         return int(name) if name.isdigit() else -1
@@ -124,8 +125,15 @@ class ThrowawayCluster:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         self._run(
-            "pg_ctl", "-D", str(self.datadir), "-l", str(self.folder / "server.log"),
-            "-o", options, "-w", "start",
+            "pg_ctl",
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.folder / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
         )
 
     def stop(self, mode: str = "fast") -> None:
@@ -144,8 +152,16 @@ def throwaway_cluster() -> Iterator[ThrowawayCluster]:
             shutil.chown(folder, "postgres", "postgres")
         cluster = ThrowawayCluster(folder, postgres_bindir(), free_port())
         cluster._run(
-            "initdb", "-D", str(cluster.datadir), "-U", "postgres", "-A", "trust",
-            "-E", "UTF8", "--no-sync",
+            "initdb",
+            "-D",
+            str(cluster.datadir),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
         )
         cluster.start()
         try:
@@ -198,7 +214,9 @@ class ConfigRepo:
             self.push()
         return self.head()
 
-    def change(self, rel: str, old: str, new: str, message: str | None = None, *, push: bool = True) -> str:
+    def change(
+        self, rel: str, old: str, new: str, message: str | None = None, *, push: bool = True
+    ) -> str:
         self.replace(rel, old, new)
         return self.commit(message or f"{rel}: {old.strip()} -> {new.strip()}", push=push)
 

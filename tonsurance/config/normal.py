@@ -20,7 +20,11 @@ def normal_json(value: Any) -> Any:
     if isinstance(value, float):
         return value
     if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
+        return (
+            int(value)
+            if value == value.to_integral_value() and "." not in str(value)
+            else float(value)
+        )
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, dict):
@@ -32,9 +36,17 @@ def normal_json(value: Any) -> Any:
 
 def normal_value(value: Any, value_type: str) -> Any:
     """Normalise a parameter value to its declared type."""
-    if value_type == "float" and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+    if (
+        value_type == "float"
+        and isinstance(value, (int, float, Decimal))
+        and not isinstance(value, bool)
+    ):
         return float(value)
-    if value_type == "int" and isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+    if (
+        value_type == "int"
+        and isinstance(value, (int, float, Decimal))
+        and not isinstance(value, bool)
+    ):
         if float(value) == int(value):
             return int(value)
     return normal_json(value)
@@ -47,7 +59,12 @@ def normal_row(row: dict[str, Any], float_columns: frozenset[str]) -> dict[str, 
         if name in float_columns and value is not None and not isinstance(value, bool):
             out[name] = float(value)
         elif isinstance(value, dict):
-            out[name] = {k: float(v) if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) else normal_json(v) for k, v in value.items()}
+            out[name] = {
+                k: float(v)
+                if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool)
+                else normal_json(v)
+                for k, v in value.items()
+            }
         else:
             out[name] = normal_json(value)
     return out

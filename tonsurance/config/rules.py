@@ -37,7 +37,8 @@ def _tiers_ordered(section: str, field: str) -> Rule:
         if names != sorted(names, key=lambda n: (len(n), n)):
             for name in names:
                 yield where["pricing"].problem(
-                    (section, name), "tiers must be numbered from the largest threshold (tier1) down"
+                    (section, name),
+                    "tiers must be numbered from the largest threshold (tier1) down",
                 )
                 break
 
@@ -73,7 +74,8 @@ def _tranches(docs: Documents, where: Where, today: dt.date) -> Iterator[Problem
     for name, t in tranches.items():
         if t["apy_min"] > t["apy_max"]:
             yield pos.problem(
-                ("tranches", name, "apy_min"), f"apy_min {t['apy_min']} is above apy_max {t['apy_max']}"
+                ("tranches", name, "apy_min"),
+                f"apy_min {t['apy_min']} is above apy_max {t['apy_max']}",
             )
         if t["curve_type"] == "flat" and t["apy_min"] != t["apy_max"]:
             yield pos.problem(
@@ -84,7 +86,9 @@ def _tranches(docs: Documents, where: Where, today: dt.date) -> Iterator[Problem
         yield pos.problem(("tranches",), f"allocations sum to {total:g}%, not 100%")
     tiers = sorted(t["tier"] for t in tranches.values())
     if tiers != list(range(1, len(tiers) + 1)):
-        yield pos.problem(("tranches",), f"tiers must be 1..{len(tiers)} with no gaps or repeats, got {tiers}")
+        yield pos.problem(
+            ("tranches",), f"tiers must be 1..{len(tiers)} with no gaps or repeats, got {tiers}"
+        )
 
 
 def _unique_ids(table: str, list_key: str) -> Rule:
@@ -93,7 +97,8 @@ def _unique_ids(table: str, list_key: str) -> Rule:
         for i, row in enumerate(docs[table].get(list_key, [])):
             if row["id"] in seen:
                 yield where[table].problem(
-                    (list_key, i, "id"), f"id {row['id']!r} is already used by {list_key}[{seen[row['id']]}]"
+                    (list_key, i, "id"),
+                    f"id {row['id']!r} is already used by {list_key}[{seen[row['id']]}]",
                 )
             seen.setdefault(row["id"], i)
 
@@ -109,7 +114,8 @@ def _depegs(docs: Documents, where: Where, today: dt.date) -> Iterator[Problem]:
     for i, event in enumerate(docs["historical_depegs"].get("events", [])):
         if event["asset"] not in priced:
             yield where["historical_depegs"].problem(
-                ("events", i, "asset"), f"asset {event['asset']!r} has no base rate in config/pricing.yaml"
+                ("events", i, "asset"),
+                f"asset {event['asset']!r} has no base rate in config/pricing.yaml",
             )
         start = dt.date.fromisoformat(event["start_date"])
         if start > today:

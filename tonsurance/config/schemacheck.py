@@ -87,11 +87,11 @@ def inline_local_refs(schema: Any) -> Any:
 def _unexpected_keys(error: ValidationError) -> list[str]:
     instance = error.instance if isinstance(error.instance, dict) else {}
     known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
-    patterns = list(error.schema.get("patternProperties", {})) if isinstance(error.schema, dict) else []
+    patterns = (
+        list(error.schema.get("patternProperties", {})) if isinstance(error.schema, dict) else []
+    )
     return [
-        key
-        for key in instance
-        if key not in known and not any(re.search(p, key) for p in patterns)
+        key for key in instance if key not in known and not any(re.search(p, key) for p in patterns)
     ]
 
 

@@ -105,7 +105,9 @@ def _scenario(row: Mapping[str, Any]) -> StressScenario:
         severity=str(row["severity"]),
         annual_probability=float(row["annual_probability"]),
         btc_change=float(row["btc_change"]),
-        price_impacts=frozen_map({k: float(v) for k, v in (row.get("price_impacts") or {}).items()}),
+        price_impacts=frozen_map(
+            {k: float(v) for k, v in (row.get("price_impacts") or {}).items()}
+        ),
     )
 
 
@@ -125,10 +127,14 @@ def build_snapshot(
         pricing = _pricing(unflatten("pricing", by_category.get("pricing", {})))
         risk = _risk(unflatten("risk", by_category.get("risk", {})))
         tranches = _tranches(unflatten("tranche", by_category.get("tranche", {})))
-        depeg_events = tuple(sorted((_depeg(r) for r in depegs), key=lambda e: (e.start_date, e.id)))
+        depeg_events = tuple(
+            sorted((_depeg(r) for r in depegs), key=lambda e: (e.start_date, e.id))
+        )
         stress = tuple(sorted((_scenario(r) for r in scenarios), key=lambda s: s.id))
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidConfig(f"configuration from {source} is incomplete or malformed: missing or bad {exc}") from None
+        raise InvalidConfig(
+            f"configuration from {source} is incomplete or malformed: missing or bad {exc}"
+        ) from None
     return Snapshot(
         pricing=pricing,
         risk=risk,
@@ -144,7 +150,9 @@ def build_snapshot(
     )
 
 
-def snapshot_from_state(state: ConfigState, *, commit: str | None = None, source: str = "file") -> Snapshot:
+def snapshot_from_state(
+    state: ConfigState, *, commit: str | None = None, source: str = "file"
+) -> Snapshot:
     """The typed snapshot of a validated configuration state."""
     return build_snapshot(
         state.values(),

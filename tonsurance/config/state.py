@@ -16,10 +16,23 @@ ParamKey = tuple[str, str]
 
 TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "historical_depegs": (
-        "id", "asset", "low_price", "start_date", "duration_hours", "cause", "source", "verified",
+        "id",
+        "asset",
+        "low_price",
+        "start_date",
+        "duration_hours",
+        "cause",
+        "source",
+        "verified",
     ),
     "stress_scenarios": (
-        "id", "name", "description", "severity", "annual_probability", "btc_change", "price_impacts",
+        "id",
+        "name",
+        "description",
+        "severity",
+        "annual_probability",
+        "btc_change",
+        "price_impacts",
     ),
 }
 FLOAT_COLUMNS: dict[str, frozenset[str]] = {
@@ -50,7 +63,11 @@ class ConfigState:
 
 
 def _resolve(node: Any, root: Mapping[str, Any]) -> Any:
-    while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+    while (
+        isinstance(node, Mapping)
+        and isinstance(node.get("$ref"), str)
+        and node["$ref"].startswith("#/")
+    ):
         target: Any = root
         for part in node["$ref"][2:].split("/"):
             target = target.get(part, {}) if isinstance(target, Mapping) else {}
@@ -85,7 +102,9 @@ def describe(schema: Mapping[str, Any], path: Path) -> str:
     return str(target.get("description", "")) if isinstance(target, Mapping) else ""
 
 
-def build_state(documents: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]]) -> ConfigState:
+def build_state(
+    documents: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]]
+) -> ConfigState:
     """Turn validated documents (by category or table name) into the rows they stand for."""
     parameters: dict[ParamKey, Parameter] = {}
     for category in PARAMETER_FILES:

@@ -38,9 +38,15 @@ def _file_problems(sources: SourceFiles) -> list[Problem]:
     known_names = ", ".join(sorted(p.rsplit("/", 1)[-1] for p in expected))
     for path in sorted(sources.files):
         if path.startswith(CONFIG_DIR + "/") and path not in expected:
-            problems.append(Problem(path, 1, 1, "(file)", f"unknown file in config/; expected only {known_names}"))
+            problems.append(
+                Problem(
+                    path, 1, 1, "(file)", f"unknown file in config/; expected only {known_names}"
+                )
+            )
         if path.startswith(SCHEMA_DIR + "/") and not path.endswith(".json"):
-            problems.append(Problem(path, 1, 1, "(file)", "unknown file in schemas/; schemas are *.schema.json"))
+            problems.append(
+                Problem(path, 1, 1, "(file)", "unknown file in schemas/; schemas are *.schema.json")
+            )
     rejected = {p.file for p in sources.problems}
     for path in sorted(expected):
         if path not in sources.files and path not in rejected:
@@ -75,7 +81,15 @@ def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> Vali
         try:
             found = check_document(validator, document, where)
         except Unresolvable as exc:
-            found = [Problem(spath, 1, 1, "(schema)", f"$ref {exc.ref!r} cannot be resolved; schemas must be local")]
+            found = [
+                Problem(
+                    spath,
+                    1,
+                    1,
+                    "(schema)",
+                    f"$ref {exc.ref!r} cannot be resolved; schemas must be local",
+                )
+            ]
         result.problems.extend(found)
         clean = clean and not found
         result.documents[name] = document

@@ -112,7 +112,9 @@ class _Builder:
         if value is None:
             value = self.loader.construct_object(node)
         if isinstance(value, float) and not math.isfinite(value):
-            raise self.fail(node, path, f"{node.value} is not allowed: NaN and infinity are not numbers")
+            raise self.fail(
+                node, path, f"{node.value} is not allowed: NaN and infinity are not numbers"
+            )
         return value
 
     def build_mapping(self, node: Any, path: Path) -> dict[str, Any]:
@@ -128,7 +130,9 @@ class _Builder:
             key = key_node.value
             if key in first_seen:
                 raise self.fail(
-                    key_node, path + (key,), f"duplicate key (first defined on line {first_seen[key]})"
+                    key_node,
+                    path + (key,),
+                    f"duplicate key (first defined on line {first_seen[key]})",
                 )
             first_seen[key] = key_node.start_mark.line + 1
             kmark = key_node.start_mark
@@ -152,7 +156,9 @@ def _decode(data: str | bytes, file: str) -> str:
         line = before.count(b"\n") + 1
         column = exc.start - (before.rfind(b"\n") + 1) + 1
         bad = data[exc.start : exc.start + 1].hex()
-        raise YamlProblem(Problem(file, line, column, "(document)", f"invalid UTF-8: byte 0x{bad}")) from None
+        raise YamlProblem(
+            Problem(file, line, column, "(document)", f"invalid UTF-8: byte 0x{bad}")
+        ) from None
 
 
 def _refuse_tags_and_anchors(text: str, positions: Positions) -> None:
@@ -186,16 +192,22 @@ def read_yaml(data: str | bytes, file: str) -> tuple[Any, Positions]:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
             reason = _one_line(exc.problem or exc.context or "invalid YAML")
-            raise YamlProblem(Problem(file, line, column, "(document)", f"invalid YAML: {reason}")) from None
+            raise YamlProblem(
+                Problem(file, line, column, "(document)", f"invalid YAML: {reason}")
+            ) from None
         except yaml.YAMLError as exc:
-            raise YamlProblem(Problem(file, 1, 1, "(document)", f"invalid YAML: {_one_line(str(exc))}")) from None
+            raise YamlProblem(
+                Problem(file, 1, 1, "(document)", f"invalid YAML: {_one_line(str(exc))}")
+            ) from None
         if node is None:
             return None, positions
         document = _Builder(loader, positions).build(node, ())
         try:
             _refuse_tags_and_anchors(text, positions)
         except yaml.YAMLError as exc:
-            raise YamlProblem(Problem(file, 1, 1, "(document)", f"invalid YAML: {_one_line(str(exc))}")) from None
+            raise YamlProblem(
+                Problem(file, 1, 1, "(document)", f"invalid YAML: {_one_line(str(exc))}")
+            ) from None
         return document, positions
     finally:
         loader.dispose()
