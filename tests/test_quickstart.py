@@ -28,3 +28,51 @@ def test_quickstart_applies_head_and_quotes_from_the_database(empty_db_dsn: str)
     assert "premium              936.99 USD" in done.stdout
     assert "quote read back from the database:" in done.stdout
     assert head in done.stdout.splitlines()[-1]
+
+
+def test_quickstart_starts_a_private_server_when_none_runs(tmp_path: Path):
+    """With no server reachable, the quickstart starts its own in .local/postgres and still ends with a quote."""
+    import shutil
+    import tempfile
+
+    from tonsurance.testing import free_port, postgres_bindir
+
+    folder = Path(tempfile.mkdtemp(prefix="tonsurance-quickstart-"))
+    folder.chmod(0o755)
+    data = folder / ".local" / "postgres" / "data"
+    script = (
+        "from pathlib import Path\n"
+        "import syncd.quickstart as q\n"
+        "q.LOCAL_SERVER = 'postgresql://postgres@127.0.0.1:1/postgres'\n"
+        f"q.LOCAL_DIR = Path({str(folder / '.local' / 'postgres')!r})\n"
+        f"q.LOCAL_PORT = {free_port()}\n"
+        "raise SystemExit(q.main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TONSURANCE_DSN"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stderr
+        assert (data / "PG_VERSION").exists()
+        assert "premium              936.99 USD" in done.stdout
+    finally:
+        if (data / "postmaster.pid").exists():
+            command = [
+                str(postgres_bindir() / "pg_ctl"),
+                "-D",
+                str(data),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ]
+            if os.geteuid() == 0:
+                command = ["runuser", "-u", "postgres", "--", *command]
+            subprocess.run(command, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
