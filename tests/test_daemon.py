@@ -117,7 +117,7 @@ def _answers(running: Running) -> bool:
         return False
 
 
-def wait_for(check: Callable[[], Any], *, what: str, timeout: float = 10.0) -> Any:
+def wait_for(check: Callable[[], Any], *, what: str, timeout: float = 20.0) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()

@@ -72,7 +72,7 @@ def test_sigterm_mid_apply_lets_the_transaction_finish(
         daemon.proc.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         blocker.rollback()
-    assert daemon.proc.wait(10) == 0
+    assert daemon.proc.wait(30) == 0
     assert applied(db_dsn) == sha and usdc(db_dsn) == 0.045 and runs(db_dsn, sha, "applied") == 1
 
 
