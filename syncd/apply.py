@@ -20,7 +20,7 @@ from tonsurance.config.state import ConfigState
 from tonsurance.db import NOTIFY_CHANNEL
 
 from syncd.dbdiff import diff_database
-from syncd.dbstate import read_sync_state, read_tables
+from syncd.dbstate import drifted_since_sync, read_sync_state, read_tables
 from syncd.diff import Diff, diff_params, diff_rows
 from syncd.gitsource import CommitInfo
 from syncd.writer import write_diff
@@ -121,13 +121,6 @@ def _hand_commit_to_trigger(conn: psycopg.Connection[Any], info: CommitInfo, rea
         )
 
 
-_DRIFT_SINCE_SYNC = """
-select exists (
-    select 1 from config_audit_log
-     where is_drift and changed_at >= coalesce((select applied_at from sync_state), '-infinity'))
-"""
-
-
 def fast_diff(
     conn: psycopg.Connection[Any],
     sync: dict[str, Any],
@@ -141,10 +134,7 @@ def fast_diff(
     """
     if base is None or not sync.get("applied_commit") or base[0] != sync["applied_commit"]:
         return None
-    with conn.cursor() as cur:
-        cur.execute(_DRIFT_SINCE_SYNC)
-        row = cur.fetchone()
-    if row is None or row[0]:
+    if drifted_since_sync(conn):
         return None
     return Diff(
         diff_params(base[1].parameters, state.parameters),

@@ -1,21 +1,19 @@
 """The `syncd` command: a thin click layer over the library functions that tests call directly.
 
-Errors are handled once, here: a TonsuranceError becomes one line `syncd: error: <message>` on
-stderr and its exit code (0 ok, 1 invalid, 2 usage, 3 unavailable); anything unexpected becomes
-one line and exit 1, with the traceback on stderr only under `--debug` (and to logging).
+Errors are handled once, at the boundary (`tonsurance.cliboundary`): one line `syncd: error: ...`
+on stderr and an exit code (0 ok, 1 invalid, 2 usage, 3 unavailable).
 To add a subcommand, decorate a function with `@main.command()` and call the library from it.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-import traceback
-from typing import Any
 
 import click
 
-from syncd.errors import PlanRefused, TonsuranceError
+from tonsurance import cliboundary
+
+from syncd.errors import PlanRefused
 
 log = logging.getLogger("syncd")
 log.addHandler(logging.NullHandler())
@@ -23,51 +21,10 @@ log.addHandler(logging.NullHandler())
 PROG = "syncd"
 
 
-def fail(message: str, exit_code: int) -> None:
-    """Print one error line on stderr and exit with `exit_code`."""
-    click.echo(f"{PROG}: error: {message}", err=True)
-    raise click.exceptions.Exit(exit_code)
+class ErrorBoundary(cliboundary.ErrorBoundary):
+    """The shared error boundary, with `syncd:` before every error line."""
 
-
-def _database_problem(exc: BaseException) -> str | None:
-    """A sentence for database errors a user can act on; psycopg is only looked at when loaded."""
-    psycopg = sys.modules.get("psycopg")
-    if psycopg is None:
-        return None
-    if isinstance(exc, psycopg.errors.UndefinedTable):
-        return "the database has no tonsurance tables yet; run `syncd migrate` against it first"
-    if isinstance(exc, psycopg.OperationalError):
-        return f"lost the database connection: {_one_line(exc)}"
-    return None
-
-
-def _one_line(exc: BaseException) -> str:
-    from tonsurance.db import redact
-
-    return redact(" ".join(str(exc).split()))
-
-
-class ErrorBoundary(click.Group):
-    """A click group that turns every error of its subcommands into one line and an exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except TonsuranceError as exc:
-            log.debug("command failed", exc_info=True)
-            fail(str(exc), exc.exit_code)
-        except Exception as exc:
-            problem = _database_problem(exc)
-            if problem is not None:
-                log.debug("database error", exc_info=True)
-                fail(problem, 3)
-            log.exception("unexpected error in %s", ctx.invoked_subcommand)
-            if ctx.params.get("debug"):
-                traceback.print_exc()
-            fail(f"unexpected {type(exc).__name__}: {_one_line(exc)}", 1)
-        return None
+    prog = PROG
 
 
 dsn_option = click.option(

@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
 from syncd.cli import PROG, dsn_option, main, repo_option
 from syncd.errors import TonsuranceError, UsageProblem
+
+
+@contextmanager
+def _terraform_exit_codes(detailed_exitcode: bool) -> Iterator[None]:
+    """Under --detailed-exitcode, 2 means "changes", so a usage error exits 1 as in terraform."""
+    try:
+        yield
+    except UsageProblem as exc:
+        if detailed_exitcode:
+            raise TonsuranceError(str(exc)) from None
+        raise
 
 
 @main.command()
@@ -68,52 +82,38 @@ def plan(
     With --detailed-exitcode the codes are terraform's: 0 no change, 1 error, 2 changes, so a
     usage error exits 1 rather than 2 (an unreachable dependency still exits 3).
     """
-    try:
-        _plan(
-            repo, commit, base, head, dsn, fmt, detailed_exitcode, guardrails, policy_path, override
-        )
-    except UsageProblem as exc:
-        if detailed_exitcode:
-            raise TonsuranceError(str(exc)) from None
-        raise
-
-
-def _plan(
-    repo: str,
-    commit: str | None,
-    base: str | None,
-    head: str | None,
-    dsn: str | None,
-    fmt: str,
-    detailed_exitcode: bool,
-    guardrails: bool | None,
-    policy_path: str | None,
-    override: bool,
-) -> None:
     from syncd import engine
     from syncd.planview import RENDERERS
     from syncd.report import render_text as render_problems
 
-    if base is not None or head is not None:
-        if commit is not None or base is None:
-            raise UsageProblem(
-                "--base and --head go together (head defaults to HEAD), without --commit"
+    with _terraform_exit_codes(detailed_exitcode):
+        if base is not None or head is not None:
+            if commit is not None or base is None:
+                raise UsageProblem(
+                    "--base and --head go together (head defaults to HEAD), without --commit"
+                )
+            _plan_review(
+                repo,
+                base,
+                head or "HEAD",
+                fmt,
+                detailed_exitcode,
+                guardrails,
+                policy_path,
+                override,
             )
-        _plan_review(
-            repo, base, head or "HEAD", fmt, detailed_exitcode, guardrails, policy_path, override
-        )
-        return
-    if guardrails or policy_path or override:
-        raise UsageProblem(
-            "--guardrails, --policy and --override judge a change: use them with --base/--head"
-        )
-    prepared, diff = engine.plan_against_database(repo, commit or "HEAD", dsn)
-    if not prepared.validation.ok:
-        click.echo(render_problems(prepared.validation), err=True)
-        raise click.exceptions.Exit(1)
-    click.echo(RENDERERS[fmt](diff))
-    if detailed_exitcode and not diff.empty:
-        raise click.exceptions.Exit(2)
+            return
+        if guardrails or policy_path or override:
+            raise UsageProblem(
+                "--guardrails, --policy and --override judge a change: use them with --base/--head"
+            )
+        prepared, diff = engine.plan_against_database(repo, commit or "HEAD", dsn)
+        if not prepared.validation.ok:
+            click.echo(render_problems(prepared.validation), err=True)
+            raise click.exceptions.Exit(1)
+        click.echo(RENDERERS[fmt](diff))
+        if detailed_exitcode and not diff.empty:
+            raise click.exceptions.Exit(2)
 
 
 def _plan_review(

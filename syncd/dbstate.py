@@ -39,3 +39,22 @@ def read_sync_state(conn: psycopg.Connection[Any]) -> dict[str, Any]:
         cur.execute("select * from sync_state")
         row = cur.fetchone()
     return dict(row) if row else {}
+
+
+_DRIFTED_SINCE_SYNC = """
+select count(distinct (table_name, category, key))
+  from config_audit_log
+ where is_drift and changed_at >= coalesce((select applied_at from sync_state), '-infinity')
+"""
+
+
+def drifted_since_sync(conn: psycopg.Connection[Any]) -> int:
+    """How many rows were changed without a commit (by hand) since syncd last synced.
+
+    `sync_state.applied_at` is renewed by every apply that leaves the database equal to the
+    applied commit, drift corrections included, so older hand edits no longer count.
+    """
+    with conn.cursor() as cur:
+        cur.execute(_DRIFTED_SINCE_SYNC)
+        row = cur.fetchone()
+    return int(row[0]) if row else 0

@@ -14,7 +14,8 @@ from tonsurance.config.validation import ValidationResult, validate_sources
 from tonsurance.db import connect
 
 from syncd.apply import ApplyOutcome, apply_state, record_refusal
-from syncd.dbstate import read_state, read_sync_state
+from syncd.dbdiff import diff_database
+from syncd.dbstate import read_sync_state
 from syncd.diff import Diff, diff_states
 from syncd.gitsource import CommitInfo, open_repo, read_commit, resolve_commit
 
@@ -135,8 +136,7 @@ def plan_against_database(
         return prepared, Diff()
     with connect(dsn) as conn:
         with conn.transaction():
-            current = read_state(conn)
-    return prepared, diff_states(current, prepared.state)
+            return prepared, diff_database(conn, prepared.state)
 
 
 def plan_between(

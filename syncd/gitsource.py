@@ -53,19 +53,21 @@ def check_rev(rev: str) -> str:
     return rev
 
 
+_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 _USERINFO = re.compile(r"(?<=[:/])[^:/@\s]*:[^@\s]*@")
 
 
-def redact_userinfo(url: str) -> str:
-    """The address with any `user:secret@` shown as `***@`."""
-    return _USERINFO.sub("***@", url)
+def redact_url(text: str) -> str:
+    """`https://user:token@host/x` -> `https://***@host/x`, anywhere in `text`, malformed
+    addresses (`https::user:secret@x`) included."""
+    return _USERINFO.sub("***@", _CREDENTIALS.sub(r"\1***@", text))
 
 
 def check_url(url: str) -> str:
     """Refuse remote URLs that run commands (`ext::`) or look like options."""
     if not url or _BAD_URL.search(url) or "\n" in url:
         raise UsageProblem(
-            f"refusing repository address {redact_userinfo(url)!r}:"
+            f"refusing repository address {redact_url(url)!r}:"
             " only paths, file://, ssh:// and https:// are allowed"
         )
     return url

@@ -25,16 +25,10 @@ import git
 from tonsurance.errors import UsageProblem
 
 from syncd.errors import GitUnavailable
-from syncd.gitsource import check_rev, check_url
+from syncd.gitsource import check_rev, check_url, redact_url
 
 DEFAULT_FETCH_TIMEOUT = 60.0
-_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")
 _SHA = re.compile(r"^[0-9a-f]{7,64}$")
-
-
-def redact_url(text: str) -> str:
-    """`https://user:token@host/x` -> `https://***@host/x`, anywhere in `text`."""
-    return _CREDENTIALS.sub(r"\1***@", text)
 
 
 def default_state_dir() -> Path:

@@ -7,15 +7,12 @@ from typing import Any
 
 from tonsurance.db import connect
 
-from syncd.dbstate import read_sync_state
+from syncd.dbstate import drifted_since_sync, read_sync_state
 
-_DRIFT_SQL = """
-select count(distinct (table_name, category, key))
-  from config_audit_log
- where is_drift
-   and changed_at > coalesce(
-       (select max(finished_at) from sync_runs where outcome in ('applied', 'unchanged')),
-       '-infinity')
+_COUNTS = """
+select (select count(*) from config_parameters),
+       (select count(*) from historical_depegs),
+       (select count(*) from stress_scenarios)
 """
 
 
@@ -24,25 +21,20 @@ def read_status(dsn: str | None) -> dict[str, Any]:
     with connect(dsn) as conn:
         with conn.transaction():
             sync = read_sync_state(conn)
+            drifted = drifted_since_sync(conn)
             with conn.cursor() as cur:
-                cur.execute(_DRIFT_SQL)
-                drifted = cur.fetchone()
-                cur.execute("select count(*) from config_parameters")
-                params = cur.fetchone()
-                cur.execute("select count(*) from historical_depegs")
-                depegs = cur.fetchone()
-                cur.execute("select count(*) from stress_scenarios")
-                scenarios = cur.fetchone()
+                cur.execute(_COUNTS)
+                params, depegs, scenarios = cur.fetchone() or (0, 0, 0)
     out: dict[str, Any] = {
         key: (value.isoformat() if isinstance(value, dt.datetime) else value)
         for key, value in sync.items()
         if key != "id"
     }
-    out["drifted_rows"] = drifted[0] if drifted else 0
-    out["drift"] = bool(out["drifted_rows"])
-    out["parameters"] = params[0] if params else 0
-    out["historical_depegs"] = depegs[0] if depegs else 0
-    out["stress_scenarios"] = scenarios[0] if scenarios else 0
+    out["drifted_rows"] = drifted
+    out["drift"] = bool(drifted)
+    out["parameters"] = params
+    out["historical_depegs"] = depegs
+    out["stress_scenarios"] = scenarios
     return out
 
 

@@ -1,25 +1,22 @@
 """The `tonsurance` command: a premium quote from the configuration syncd put in the database.
 
-Errors are handled once, here: a TonsuranceError becomes one line `tonsurance: error: <message>`
-on stderr and its exit code (0 ok, 1 invalid, 2 usage, 3 unavailable); anything unexpected
-becomes one line and exit 1, with the traceback on stderr only under `--debug`.
+Errors are handled once, at the boundary (`tonsurance.cliboundary`): one line
+`tonsurance: error: ...` on stderr and an exit code (0 ok, 1 invalid, 2 usage, 3 unavailable).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import traceback
-from typing import Any
 
 import click
-import psycopg
 
+from tonsurance import cliboundary
 from tonsurance.config.layout import CONFIG_DIR, default_root
 from tonsurance.config.loader import ConfigLoader
 from tonsurance.config.model import Snapshot
-from tonsurance.db import describe, redact, resolve_dsn
-from tonsurance.errors import TonsuranceError, UsageProblem
+from tonsurance.db import describe, resolve_dsn
+from tonsurance.errors import UsageProblem
 from tonsurance.pricing import Quote, calculate_premium
 
 log = logging.getLogger("tonsurance")
@@ -28,47 +25,10 @@ log.addHandler(logging.NullHandler())
 PROG = "tonsurance"
 
 
-def fail(message: str, exit_code: int) -> None:
-    """Print one error line on stderr and exit with `exit_code`."""
-    click.echo(f"{PROG}: error: {message}", err=True)
-    raise click.exceptions.Exit(exit_code)
+class ErrorBoundary(cliboundary.ErrorBoundary):
+    """The shared error boundary, with `tonsurance:` before every error line."""
 
-
-def _one_line(exc: BaseException) -> str:
-    """The error's message on one line, with any password in it replaced by ***."""
-    return redact(" ".join(str(exc).split()))
-
-
-def _database_problem(exc: BaseException) -> str | None:
-    """A sentence for the database errors a user can act on, else None."""
-    if isinstance(exc, psycopg.errors.UndefinedTable):
-        return "the database has no tonsurance tables yet; run `syncd migrate` against it first"
-    if isinstance(exc, psycopg.OperationalError):
-        return f"lost the database connection: {_one_line(exc)}"
-    return None
-
-
-class ErrorBoundary(click.Group):
-    """A click group that turns every error of its subcommands into one line and an exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
-            raise
-        except TonsuranceError as exc:
-            log.debug("command failed", exc_info=True)
-            fail(str(exc), exc.exit_code)
-        except Exception as exc:
-            problem = _database_problem(exc)
-            if problem is not None:
-                log.debug("database error", exc_info=True)
-                fail(problem, 3)
-            log.error("unexpected error in %s", ctx.invoked_subcommand, exc_info=True)
-            if ctx.params.get("debug"):
-                traceback.print_exc()
-            fail(f"unexpected {type(exc).__name__}: {_one_line(exc)}", 1)
-        return None
+    prog = PROG
 
 
 @click.group(cls=ErrorBoundary)

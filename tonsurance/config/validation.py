@@ -6,7 +6,7 @@ Bad input is data, not an exception: every problem of every file is collected in
 from __future__ import annotations
 
 import datetime as dt
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +58,7 @@ def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> Vali
     """Check every config file against its schema and the business rules; build rows if clean."""
     result = ValidationResult(problems=list(sources.problems) + _file_problems(sources))
     positions: dict[str, Positions] = {}
-    schemas: dict[str, dict[str, Any]] = {}
+    schemas: dict[str, Mapping[str, Any]] = {}
     clean = True
     for name, path in CONFIG_FILES.items():
         data = sources.files.get(path)
@@ -94,7 +94,7 @@ def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> Vali
         clean = clean and not found
         result.documents[name] = document
         positions[name] = where
-        schemas[name] = json.loads(schema_bytes)
+        schemas[name] = validator.schema if isinstance(validator.schema, Mapping) else {}
     if clean and not result.problems:
         result.problems.extend(check_rules(result.documents, positions, today))
     if not result.problems:
