@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from tonsurance.db import connect, describe, resolve_dsn
+from tonsurance.db import connect_primary, describe, resolve_dsn
 from tonsurance.errors import Unavailable, UsageProblem
 
 from syncd.errors import GitUnavailable
@@ -120,7 +120,9 @@ class Daemon:
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._drop()
-            conn = connect(self.options.dsn, connect_timeout=CONNECT_TIMEOUT, **_client_settings())
+            conn = connect_primary(
+                self.options.dsn, connect_timeout=CONNECT_TIMEOUT, **_client_settings()
+            )
             conn.execute(_SERVER_KEEPALIVES)
             conn.commit()
             self._conn = conn
@@ -194,7 +196,7 @@ class Daemon:
         self.faults.down(kind, error, reason="database" if kind == "database" else "apply_error")
         if kind == "apply" and sha:
             try:
-                with connect(self.options.dsn, connect_timeout=CONNECT_TIMEOUT) as conn:
+                with connect_primary(self.options.dsn, connect_timeout=CONNECT_TIMEOUT) as conn:
                     record_failure(conn, sha, error)
             except (Unavailable, psycopg.Error):
                 pass

@@ -11,7 +11,7 @@ import psycopg
 
 from tonsurance.config.state import ConfigState
 from tonsurance.config.validation import ValidationResult, validate_sources
-from tonsurance.db import connect
+from tonsurance.db import connect, connect_primary
 
 from syncd.apply import ApplyOutcome, apply_state, record_refusal
 from syncd.dbdiff import diff_database
@@ -120,7 +120,7 @@ def apply_commit(
     """`syncd apply`: make the database equal to `rev`; retried once if another writer moved first."""
     repo = open_repo(repo_path)
     prepared = prepare(repo, rev)
-    with connect(dsn) as conn:
+    with connect_primary(dsn) as conn:
         report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)
         if report.outcome.outcome == "superseded":
             report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)

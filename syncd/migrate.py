@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from syncd.errors import MigrationRefused, Unavailable
-from tonsurance.db import connect
+from tonsurance.db import connect_primary
 
 LOCK_ID = 0x746F6E736D6967  # "tonsmig": serializes migrations per database
 FILE_NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
@@ -128,7 +128,7 @@ def migrate(dsn: str | None, directory: Path | None = None) -> MigrateResult:
     """Apply every pending migration of `directory` (default: the shipped ones) to the database."""
     files = load_migrations(directory)
     applied: list[str] = []
-    with connect(dsn, autocommit=True) as conn:
+    with connect_primary(dsn, autocommit=True) as conn:
         with conn.transaction():
             ledger = _locked_ledger(conn)
             _check_ledger(ledger, files)

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from syncd.migrate import migrate
+from topology import Topology, running_topology
 from tonsurance import testing
 from tonsurance.db import redact
 
@@ -47,3 +48,10 @@ def db_dsn(postgres_server: str, migrated_template: str) -> Iterator[str]:
     """DSN of a fresh database with every migration applied, dropped after the test."""
     with testing.fresh_database(postgres_server, template=migrated_template) as dsn:
         yield dsn
+
+
+@pytest.fixture(scope="session")
+def topology() -> Iterator[Topology]:
+    """A primary, its streaming hot standby and a PgBouncer in front of the standby (slow)."""
+    with running_topology() as running:
+        yield running

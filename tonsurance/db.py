@@ -19,6 +19,10 @@ NOTIFY_CHANNEL = "tonsurance_config"
 DSN_ENV = "TONSURANCE_DSN"
 DEFAULT_CONNECT_TIMEOUT = 10
 
+WRITABLE_SESSIONS = ("read-write", "primary")
+# What libpq says of a server that target_session_attrs=read-write (or primary) turned down.
+_READ_ONLY_MARKERS = ("session is read-only", "server is in hot standby mode")
+
 _URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:@/?#]*):[^@/?#]*@", re.IGNORECASE)
 _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
@@ -58,6 +62,37 @@ def _scrub(message: str, dsn: str) -> str:
     if secret:
         line = line.replace(secret, "***")
     return redact(line)
+
+
+def connect_primary(dsn: str | None, **kwargs: Any) -> psycopg.Connection[Any]:
+    """Open a connection to a server that accepts writes, for syncd (the writer).
+
+    libpq's `target_session_attrs=read-write` makes it skip standbys, so a multi-host address
+    (`host=a,b,c`) finds the primary wherever it is; an address naming only standbys raises
+    Unavailable saying so (a standby promoted later is accepted then).
+    """
+    address = resolve_dsn(dsn)
+    try:
+        wanted = conninfo_to_dict(address).get("target_session_attrs")
+    except psycopg.Error:
+        wanted = None
+    if wanted not in WRITABLE_SESSIONS and "target_session_attrs" not in kwargs:
+        kwargs["target_session_attrs"] = "read-write"
+    try:
+        return connect(address, **kwargs)
+    except Unavailable as exc:
+        if not any(marker in str(exc) for marker in _READ_ONLY_MARKERS):
+            raise
+        hosts = str(conninfo_to_dict(address).get("host") or "")
+        subject = (
+            f"PostgreSQL at {describe(address)} is a standby (read-only)"
+            if "," not in hosts
+            else f"no server at {describe(address)} accepts writes (each one that answered is a"
+            " standby)"
+        )
+        raise Unavailable(
+            f"{subject}; syncd writes to the primary: point --dsn or TONSURANCE_DSN at it"
+        ) from None
 
 
 def connect(dsn: str | None, **kwargs: Any) -> psycopg.Connection[Any]:

@@ -1,0 +1,385 @@
+"""A read-scaling topology for tests and benchmarks: primary, hot standby, PgBouncer.
+
+`running_topology()` starts, each in its own temporary folder on a free port of 127.0.0.1:
+
+- a primary PostgreSQL, migrated by syncd and holding the shipped configuration applied from a
+  real git repository, with a login role `tonsurance_service` in `tonsurance_reader` (the way
+  services connect);
+- a streaming hot standby of it, made with `pg_basebackup -R`;
+- a PgBouncer in transaction pooling mode with a small pool, in front of the standby.
+
+Everything started is stopped and removed when the context ends, whichever step failed.
+PostgreSQL refuses to run as root and PgBouncer warns against it, so as root both run as the
+`postgres` user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from syncd.engine import apply_commit
+from syncd.migrate import migrate
+from tonsurance.testing import (
+    ConfigRepo,
+    ThrowawayCluster,
+    free_port,
+    make_config_repo,
+    postgres_bindir,
+)
+
+DATABASE = "tonsurance"
+SERVICE_ROLE = "tonsurance_service"
+SERVER_USER = "postgres"
+POOL_SIZE = 4
+PRICING = "config/pricing.yaml"
+START_TIMEOUT = 30.0
+
+
+def _as_server_user() -> dict[str, Any]:
+    """Popen arguments that drop root to the postgres user (nothing when not root)."""
+    return {"user": SERVER_USER, "group": SERVER_USER} if os.geteuid() == 0 else {}
+
+
+def _server_folder(prefix: str) -> Path:
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        shutil.chown(folder, SERVER_USER, SERVER_USER)
+    return folder
+
+
+def _run_tool(bindir: Path, folder: Path, *args: str) -> None:
+    """Run one PostgreSQL program as the server user; a failure raises with its output."""
+    done = subprocess.run(
+        [str(bindir / args[0]), *args[1:]],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        **_as_server_user(),
+    )
+    if done.returncode != 0:
+        output = " ".join((done.stderr or done.stdout).split())
+        raise RuntimeError(f"{args[0]} failed with exit code {done.returncode}: {output}")
+
+
+def pgbouncer_binary() -> str:
+    """The pgbouncer program: on PATH, else where the Debian package puts it."""
+    found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(found).exists():
+        raise FileNotFoundError("pgbouncer is not installed (Debian package `pgbouncer`)")
+    return found
+
+
+@dataclass
+class PgBouncer:
+    """A PgBouncer process in transaction pooling mode in front of one PostgreSQL server."""
+
+    folder: Path
+    port: int
+    server_port: int
+    pool_size: int = POOL_SIZE
+    max_client_conn: int = 2000
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ini(self) -> Path:
+        return self.folder / "pgbouncer.ini"
+
+    @property
+    def log(self) -> Path:
+        return self.folder / "pgbouncer.log"
+
+    def dsn(self, user: str = SERVICE_ROLE, dbname: str = DATABASE) -> str:
+        return make_conninfo(host="127.0.0.1", port=str(self.port), user=user, dbname=dbname)
+
+    def write_config(self) -> None:
+        users = self.folder / "userlist.txt"
+        users.write_text(f'"{SERVICE_ROLE}" ""\n"{SERVER_USER}" ""\n')
+        self.ini.write_text(
+            "[databases]\n"
+            f"{DATABASE} = host=127.0.0.1 port={self.server_port} dbname={DATABASE}\n"
+            "[pgbouncer]\n"
+            "listen_addr = 127.0.0.1\n"
+            f"listen_port = {self.port}\n"
+            "unix_socket_dir =\n"
+            "auth_type = trust\n"
+            f"auth_file = {users}\n"
+            f"admin_users = {SERVER_USER}\n"
+            f"stats_users = {SERVER_USER}\n"
+            "pool_mode = transaction\n"
+            f"default_pool_size = {self.pool_size}\n"
+            "min_pool_size = 0\n"
+            "reserve_pool_size = 0\n"
+            f"max_db_connections = {self.pool_size}\n"
+            f"max_client_conn = {self.max_client_conn}\n"
+            "server_connect_timeout = 2\n"
+            "server_login_retry = 1\n"
+            f"logfile = {self.log}\n"
+            f"pidfile = {self.folder / 'pgbouncer.pid'}\n"
+        )
+        if os.geteuid() == 0:
+            for path in (self.ini, users):
+                shutil.chown(path, SERVER_USER, SERVER_USER)
+
+    def start(self) -> None:
+        self.write_config()
+        self.process = subprocess.Popen(
+            [pgbouncer_binary(), str(self.ini)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.folder,
+            **_as_server_user(),
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                with self.admin() as conn:
+                    conn.execute("show version")
+                return
+            except psycopg.OperationalError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    log = self.log.read_text() if self.log.exists() else ""
+                    self.stop()
+                    raise RuntimeError(f"pgbouncer did not start: {log[-500:]}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+    def admin(self) -> psycopg.Connection[Any]:
+        """A connection to the admin console (simple query protocol, autocommit)."""
+        return psycopg.connect(
+            self.dsn(SERVER_USER, "pgbouncer"),
+            autocommit=True,
+            cursor_factory=psycopg.ClientCursor,
+            connect_timeout=2,
+        )
+
+    def show(self, what: str) -> list[dict[str, Any]]:
+        """The rows of `SHOW POOLS`, `SHOW SERVERS`, ... as dicts by column name."""
+        with self.admin() as conn, conn.cursor() as cur:
+            cur.execute(f"show {what}")  # type: ignore[arg-type]
+            names = [column.name for column in cur.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def pool(self) -> dict[str, Any]:
+        """This database's row of `SHOW POOLS` for the service role."""
+        for row in self.show("pools"):
+            if row["database"] == DATABASE and row["user"] == SERVICE_ROLE:
+                return row
+        return {}
+
+
+@dataclass
+class Topology:
+    """The running parts and the addresses a test or benchmark needs."""
+
+    primary: ThrowawayCluster
+    standby: ThrowawayCluster
+    bouncer: PgBouncer
+    repo: ConfigRepo
+
+    @staticmethod
+    def _dsn(port: int, user: str, **extra: str) -> str:
+        return make_conninfo(
+            host="127.0.0.1", port=str(port), user=user, dbname=DATABASE, **extra
+        )
+
+    @property
+    def primary_dsn(self) -> str:
+        """The writer's address: the primary, as the superuser."""
+        return self._dsn(self.primary.port, SERVER_USER)
+
+    @property
+    def standby_admin_dsn(self) -> str:
+        return self._dsn(self.standby.port, SERVER_USER)
+
+    @property
+    def standby_service_dsn(self) -> str:
+        """A service's address on the standby itself."""
+        return self._dsn(self.standby.port, SERVICE_ROLE)
+
+    @property
+    def bouncer_service_dsn(self) -> str:
+        """A service's address through PgBouncer (which forwards to the standby)."""
+        return self.bouncer.dsn()
+
+    def multi_host_service_dsn(self, **extra: str) -> str:
+        """The standby first, the primary second, preferring a standby (libpq chooses)."""
+        params = {
+            "host": "127.0.0.1,127.0.0.1",
+            "port": f"{self.standby.port},{self.primary.port}",
+            "user": SERVICE_ROLE,
+            "dbname": DATABASE,
+            "target_session_attrs": "prefer-standby",
+            **extra,
+        }
+        return make_conninfo(**params)
+
+    def apply(self, rev: str = "HEAD") -> str:
+        """`syncd apply` of `rev` on the primary; return the outcome."""
+        return apply_commit(self.repo.path, rev, self.primary_dsn).outcome.outcome
+
+    def set_base_rate(self, asset: str, rate: float) -> str:
+        """Commit a new base rate for `asset` and apply it on the primary; return the commit."""
+        path = self.repo.file(PRICING)
+        line = re.compile(rf"^(  {re.escape(asset)}: )\S+$", re.MULTILINE)
+        text, found = line.subn(rf"\g<1>{rate!r}", path.read_text(), count=1)
+        if not found:
+            raise AssertionError(f"no base rate for {asset} in {PRICING}")
+        path.write_text(text)
+        sha = self.repo.commit(f"{asset} base rate {rate}", push=False)
+        outcome = self.apply(sha)
+        if outcome != "applied":
+            raise AssertionError(f"apply of {sha[:12]} ended {outcome}")
+        return sha
+
+    def wait_for_replay(self, timeout: float = 30.0) -> None:
+        """Return once the standby has replayed everything the primary has written so far."""
+        with psycopg.connect(self.primary_dsn, autocommit=True) as conn:
+            target = _one(conn, "select pg_current_wal_lsn()")
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.standby_admin_dsn, autocommit=True) as conn:
+            while True:
+                if _one(conn, "select pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)):
+                    return
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the standby did not replay up to {target} in {timeout} s")
+                time.sleep(0.02)
+
+
+def _one(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
+    """The single value a query returns."""
+    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    if row is None:
+        raise AssertionError(f"no row from {query}")
+    return row[0]
+
+
+def _init_primary(stack: ExitStack, settings: dict[str, str]) -> ThrowawayCluster:
+    folder = _server_folder("tonsurance-primary-")
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    primary = ThrowawayCluster(folder, postgres_bindir(), free_port())
+    _run_tool(
+        primary.bindir,
+        folder,
+        "initdb",
+        "-D",
+        str(primary.datadir),
+        "-U",
+        SERVER_USER,
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+    )
+    with open(primary.datadir / "postgresql.conf", "a") as conf:
+        for name, value in settings.items():
+            conf.write(f"{name} = '{value}'\n")
+    primary.start()
+    stack.callback(_stop_quietly, primary)
+    return primary
+
+
+def _prepare_database(primary: ThrowawayCluster) -> None:
+    """Create the database, migrate it, and add the login role services use."""
+    admin = make_conninfo(host="127.0.0.1", port=str(primary.port), user=SERVER_USER)
+    with psycopg.connect(admin, dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
+    migrate(make_conninfo(admin, dbname=DATABASE))
+    with psycopg.connect(admin, dbname=DATABASE, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("create role {} login in role tonsurance_reader").format(
+                sql.Identifier(SERVICE_ROLE)
+            )
+        )
+
+
+def _start_standby(stack: ExitStack, primary: ThrowawayCluster) -> ThrowawayCluster:
+    folder = _server_folder("tonsurance-standby-")
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    standby = ThrowawayCluster(folder, primary.bindir, free_port())
+    _run_tool(
+        standby.bindir,
+        folder,
+        "pg_basebackup",
+        "-D",
+        str(standby.datadir),
+        "-R",
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+        "--no-sync",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(primary.port),
+        "-U",
+        SERVER_USER,
+    )
+    standby.start()
+    stack.callback(_stop_quietly, standby)
+    return standby
+
+
+def _stop_quietly(cluster: ThrowawayCluster) -> None:
+    if cluster.running():
+        try:
+            cluster.stop("immediate")
+        except RuntimeError:
+            pass
+
+
+@contextmanager
+def running_topology(
+    *,
+    pool_size: int = POOL_SIZE,
+    max_client_conn: int = 2000,
+    primary_settings: dict[str, str] | None = None,
+) -> Iterator[Topology]:
+    """Start primary, standby and PgBouncer (see the module docstring); stop them all after."""
+    with ExitStack() as stack:
+        primary = _init_primary(stack, primary_settings or {})
+        _prepare_database(primary)
+        work = Path(tempfile.mkdtemp(prefix="tonsurance-topology-repo-"))
+        stack.callback(shutil.rmtree, work, ignore_errors=True)
+        repo = make_config_repo(work / "repo")
+        standby = _start_standby(stack, primary)
+        bouncer = PgBouncer(
+            _server_folder("tonsurance-pgbouncer-"),
+            free_port(),
+            standby.port,
+            pool_size=pool_size,
+            max_client_conn=max_client_conn,
+        )
+        stack.callback(shutil.rmtree, bouncer.folder, ignore_errors=True)
+        bouncer.start()
+        stack.callback(bouncer.stop)
+        topology = Topology(primary, standby, bouncer, repo)
+        topology.apply()
+        topology.wait_for_replay()
+        yield topology
