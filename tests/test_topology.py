@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
+from topology import Topology
 
 from syncd.cli import main
-from topology import Topology
 
 pytestmark = pytest.mark.slow
 
