@@ -6,6 +6,7 @@ bytes come from the blobs of the named commit. Refs and URLs from outside are ch
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,9 +94,14 @@ def resolve_commit(repo: git.Repo, rev: str) -> git.Commit:
     return commit
 
 
+def commit_day(commit: git.Commit) -> dt.date:
+    """The committer date of `commit` as a UTC calendar day."""
+    return dt.datetime.fromtimestamp(commit.committed_date, dt.timezone.utc).date()
+
+
 def read_commit(commit: git.Commit) -> SourceFiles:
     """The bytes of `config/` and `schemas/` at `commit`."""
-    sources = SourceFiles(origin=commit.hexsha)
+    sources = SourceFiles(origin=commit.hexsha, as_of=commit_day(commit))
     try:
         for folder in (CONFIG_DIR, SCHEMA_DIR):
             try:

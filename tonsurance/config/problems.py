@@ -9,11 +9,14 @@ Path = tuple[str | int, ...]
 
 
 def format_path(path: Path) -> str:
-    """`('events', 3, 'low_price')` -> `events[3].low_price`."""
+    """`('events', 3, 'low_price')` -> `events[3].low_price`; a key that does not print as
+    itself (a control character, say) is shown quoted and escaped, `base_rates['USDC\\n']`."""
     out = ""
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not part.isprintable():
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out or "(document)"

@@ -13,6 +13,12 @@ from typing import Any
 from tonsurance.config.problems import Positions, Problem
 
 Documents = Mapping[str, Any]
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
 Where = Mapping[str, Positions]
 Rule = Callable[[Documents, Where, dt.date], Iterator[Problem]]
 
@@ -157,8 +163,11 @@ RULES: tuple[Rule, ...] = (
 
 
 def check_rules(docs: Documents, where: Where, today: dt.date | None = None) -> list[Problem]:
-    """All business-rule problems of a configuration whose files each passed their schema."""
-    day = today or dt.date.today()
+    """All business-rule problems of a configuration whose files each passed their schema.
+
+    Date rules judge against `today`, by default the current date in UTC (never the host's
+    time zone)."""
+    day = today or utc_today()
     problems: list[Problem] = []
     for rule in RULES:
         problems.extend(rule(docs, where, day))

@@ -1,22 +1,96 @@
 """JSON Schema (draft 2020-12) checking, with each error placed on the line of the value at fault.
 
-Schemas are compiled once per distinct content and never fetch a remote `$ref`."""
+Schemas are compiled once per distinct content and never fetch a remote `$ref`.
+
+JSON Schema regular expressions are ECMA 262 ones, where `$` matches only at the very end of the
+text. The jsonschema library evaluates `pattern`, `patternProperties` and `additionalProperties`
+with Python's `re.search`, where `$` also matches before a final newline; those three keywords
+are evaluated here with an ECMA engine instead (tonsurance.config.ecma).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
+import regress
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
+from jsonschema.protocols import Validator
 
+from tonsurance.config.ecma import ecma_regex, ecma_search
 from tonsurance.config.problems import Path, Positions, Problem
 
-_compiled: dict[str, Draft202012Validator] = {}
 _MAX_MESSAGE = 200
+
+
+def _pattern(validator: Validator, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "string") and not ecma_search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(
+    validator: Validator, patterns: dict[str, Any], instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if ecma_search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def additional_keys(instance: dict[str, Any], schema: Any) -> list[str]:
+    """Keys of `instance` that neither `properties` nor `patternProperties` of `schema` cover."""
+    known = schema.get("properties", {}) if isinstance(schema, dict) else {}
+    patterns = list(schema.get("patternProperties", {})) if isinstance(schema, dict) else []
+    return [
+        key
+        for key in instance
+        if key not in known and not any(ecma_search(p, key) for p in patterns)
+    ]
+
+
+def _additional_properties(
+    validator: Validator, additional: Any, instance: Any, schema: Any
+) -> Iterator[Any]:
+    if not validator.is_type(instance, "object"):
+        return
+    extras = additional_keys(instance, schema)
+    if validator.is_type(additional, "object"):
+        for key in extras:
+            yield from validator.descend(instance[key], additional, path=key)
+    elif not additional and extras:
+        listed = ", ".join(repr(key) for key in sorted(extras))
+        yield ValidationError(f"Additional properties are not allowed ({listed} unexpected)")
+
+
+EcmaValidator = jsonschema.validators.extend(
+    Draft202012Validator,
+    {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    },
+)
+_compiled: dict[str, Any] = {}
+
+
+def _patterns(node: Any) -> Iterator[str]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _patterns(item)
+    elif isinstance(node, dict):
+        if isinstance(node.get("pattern"), str):
+            yield node["pattern"]
+        patterns = node.get("patternProperties")
+        if isinstance(patterns, dict):
+            yield from patterns
+        for value in node.values():
+            yield from _patterns(value)
 
 
 class SchemaUnusable(Exception):
@@ -25,7 +99,7 @@ class SchemaUnusable(Exception):
         self.problem = problem
 
 
-def compile_schema(data: bytes, file: str) -> Draft202012Validator:
+def compile_schema(data: bytes, file: str) -> Any:
     """Parse and check a schema against the metaschema; cached by content."""
     digest = hashlib.sha256(data).hexdigest()
     cached = _compiled.get(digest)
@@ -42,7 +116,14 @@ def compile_schema(data: bytes, file: str) -> Draft202012Validator:
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(schema)"
         raise SchemaUnusable(Problem(file, 1, 1, where, f"invalid schema: {exc.message}")) from None
-    validator = Draft202012Validator(
+    for pattern in _patterns(schema):
+        try:
+            ecma_regex(pattern)
+        except regress.RegressError as exc:
+            raise SchemaUnusable(
+                Problem(file, 1, 1, "(schema)", f"invalid pattern {pattern!r}: {exc}")
+            ) from None
+    validator = EcmaValidator(
         inline_local_refs(schema), format_checker=Draft202012Validator.FORMAT_CHECKER
     )
     _compiled[digest] = validator
@@ -86,22 +167,14 @@ def inline_local_refs(schema: Any) -> Any:
 
 def _unexpected_keys(error: ValidationError) -> list[str]:
     instance = error.instance if isinstance(error.instance, dict) else {}
-    known = set(error.schema.get("properties", {})) if isinstance(error.schema, dict) else set()
-    patterns = (
-        list(error.schema.get("patternProperties", {})) if isinstance(error.schema, dict) else []
-    )
-    return [
-        key for key in instance if key not in known and not any(re.search(p, key) for p in patterns)
-    ]
+    return additional_keys(instance, error.schema)
 
 
 def _shorten(message: str) -> str:
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
 
 
-def check_document(
-    validator: Draft202012Validator, document: Any, positions: Positions
-) -> list[Problem]:
+def check_document(validator: Any, document: Any, positions: Positions) -> list[Problem]:
     """Every schema error of one document, each at the position of the value it concerns."""
     problems: list[Problem] = []
     for error in validator.iter_errors(document):

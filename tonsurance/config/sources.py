@@ -3,6 +3,7 @@ git reader. Symlinks and oversized files are recorded as problems, never followe
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +14,17 @@ from tonsurance.config.problems import Problem
 
 @dataclass
 class SourceFiles:
-    """Relative path -> content, plus problems found while collecting them."""
+    """Relative path -> content, plus problems found while collecting them.
+
+    `as_of` is the day date-dependent rules judge against: a commit's own committer date (UTC),
+    so that a commit gets one verdict on every host and forever; None for a working tree, which
+    is judged against today's date in UTC.
+    """
 
     files: dict[str, bytes] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     origin: str = ""
+    as_of: dt.date | None = None
 
     def reject(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, 1, 1, "(file)", message))

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tonsurance.config.ecma import ecma_search
 from tonsurance.config.keymap import TABLE_LIST_KEY, flatten, value_type_of
 from tonsurance.config.layout import PARAMETER_FILES, TABLE_FILES
 from tonsurance.config.normal import normal_row, normal_value
@@ -90,7 +90,7 @@ def describe(schema: Mapping[str, Any], path: Path) -> str:
             node = props[part]
             continue
         for pattern, sub in node.get("patternProperties", {}).items():
-            if re.search(pattern, part):
+            if ecma_search(pattern, part):
                 node = sub
                 break
         else:

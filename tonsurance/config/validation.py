@@ -55,7 +55,10 @@ def _file_problems(sources: SourceFiles) -> list[Problem]:
 
 
 def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> ValidationResult:
-    """Check every config file against its schema and the business rules; build rows if clean."""
+    """Check every config file against its schema and the business rules; build rows if clean.
+
+    Date rules judge against `today`, else the sources' own date (a commit's committer date),
+    else the current UTC date."""
     result = ValidationResult(problems=list(sources.problems) + _file_problems(sources))
     positions: dict[str, Positions] = {}
     schemas: dict[str, Mapping[str, Any]] = {}
@@ -96,7 +99,8 @@ def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> Vali
         positions[name] = where
         schemas[name] = validator.schema if isinstance(validator.schema, Mapping) else {}
     if clean and not result.problems:
-        result.problems.extend(check_rules(result.documents, positions, today))
+        day = today or sources.as_of
+        result.problems.extend(check_rules(result.documents, positions, day))
     if not result.problems:
         result.state = build_state(result.documents, schemas)
     return result

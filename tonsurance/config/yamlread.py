@@ -2,7 +2,9 @@
 
 Refused, each with the position of the offending part: invalid UTF-8, syntax errors, more than
 one document, duplicate keys, non-string keys, any tag (`!!python/object`, `!custom`, even
-`!!float`), any anchor or alias, merge keys, NaN and infinity (`.nan`, `.inf`, `1e999`).
+`!!float`), any anchor or alias, merge keys, NaN and infinity (`.nan`, `.inf`, `1e999`), integers
+outside 64 bits, control characters in keys and the NUL character anywhere (PostgreSQL text and
+JSONB cannot hold it).
 
 Scalars resolve by a small YAML 1.2-style table instead of YAML 1.1's: `true`/`false` are the
 only booleans (`yes`, `no`, `on`, `off` stay strings), integers are plain decimals (`0777`,
@@ -56,6 +58,37 @@ for _tag, _pattern, _first in _RESOLVERS:
 _PlainLoader.add_implicit_resolver(_NULL, re.compile(r"^$"), [None])
 
 _MAYBE_TAG_OR_ANCHOR = re.compile(r"[!&*]")
+INT_LIMIT = 2**63 - 1
+_MAX_INT_DIGITS = len(str(INT_LIMIT))
+# Unicode control characters (Cc) and the line and paragraph separators.
+KEY_FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _shown_number(text: str) -> str:
+    return text if len(text) <= 24 else f"{text[:12]}... ({len(text)} characters)"
+
+
+def number_problem(tag: str, text: str) -> str | None:
+    """Why a plain number cannot be stored, or None: integers must fit in 64 bits (PostgreSQL's
+    bigint) and floats in a double; Python's own limit on digits is never reached."""
+    if tag == _INT:
+        digits = text.lstrip("+-")
+        if len(digits) > _MAX_INT_DIGITS or abs(int(text)) > INT_LIMIT:
+            return (
+                f"integer {_shown_number(text)} is out of range: integers must lie between "
+                f"-{INT_LIMIT} and {INT_LIMIT}"
+            )
+    elif tag == _FLOAT and "n" not in text.lower() and not math.isfinite(float(text)):
+        return f"{_shown_number(text)} is not allowed: too large for a 64-bit float"
+    return None
+
+
+def key_problem(key: str) -> str | None:
+    """Why a mapping key is refused before any schema sees it, or None."""
+    bad = KEY_FORBIDDEN.search(key)
+    if bad:
+        return f"key {key!r} contains the control character U+{ord(bad.group()):04X}"
+    return None
 
 
 def _plain_number(tag: str, text: str) -> int | float | None:
@@ -105,9 +138,14 @@ class _Builder:
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
         tag = node.tag
         if tag == _STR:
+            if "\x00" in node.value:
+                raise self.fail(node, path, "the NUL character (\\0) is not allowed in text")
             return node.value
         if tag not in _SCALAR_TAGS:
             raise self.fail(node, path, f"the tag {_short_tag(tag)} is not allowed")
+        too_large = number_problem(tag, node.value)
+        if too_large:
+            raise self.fail(node, path, too_large)
         value = _plain_number(tag, node.value)
         if value is None:
             value = self.loader.construct_object(node)
@@ -128,6 +166,9 @@ class _Builder:
                     key_node, path, f"key {key_node.value!r} must be a string (quote it)"
                 )
             key = key_node.value
+            bad_key = key_problem(key)
+            if bad_key:
+                raise self.fail(key_node, path + (key,), bad_key)
             if key in first_seen:
                 raise self.fail(
                     key_node,
