@@ -67,6 +67,7 @@ TARGET_LOSS_RATIO = 0.40
 CLAIMS_ADJUSTMENT_DAMPENER = 0.5
 MIN_PREMIUM_ABSOLUTE_USD = 100.0
 MIN_PREMIUM_RATE = 0.01
+CLAIMS_FACTOR_FLOOR = 0.5
 
 CONSTANT_PARAMS = PricingParams(
     base_rate=dict(BASE_RATES),
@@ -81,6 +82,7 @@ CONSTANT_PARAMS = PricingParams(
     claims_adjustment_dampener=CLAIMS_ADJUSTMENT_DAMPENER,
     min_premium_absolute_usd=MIN_PREMIUM_ABSOLUTE_USD,
     min_premium_rate=MIN_PREMIUM_RATE,
+    claims_factor_floor=CLAIMS_FACTOR_FLOOR,
 )
 
 INPUTS = [
@@ -123,6 +125,7 @@ def _constants_function() -> Callable[..., tuple[Any, ...]]:
         dampener=CLAIMS_ADJUSTMENT_DAMPENER,
         min_absolute=MIN_PREMIUM_ABSOLUTE_USD,
         min_rate=MIN_PREMIUM_RATE,
+        claims_floor=CLAIMS_FACTOR_FLOOR,
     )
     exec(compile(_constants_source(), "<constants _price>", "exec"), namespace)
     function: Callable[..., tuple[Any, ...]] = namespace["_price"]

@@ -174,7 +174,7 @@ def risk_figures(
                 "tranche_apy",
                 label,
                 "fraction",
-                tranche_apy(tranche, u),
+                tranche_apy(tranche, u, snap.curve_steepness),
             )
     return out
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tonsurance.config.model import (
+    CurveSteepness,
     DepegEvent,
     PricingParams,
     RiskParams,
@@ -52,6 +53,7 @@ PRICING = PricingParams(
     claims_adjustment_dampener=0.5,
     min_premium_absolute_usd=100.0,
     min_premium_rate=0.01,
+    claims_factor_floor=0.5,
 )
 
 RISK = RiskParams(
@@ -62,6 +64,7 @@ RISK = RiskParams(
     risk_free_rate=0.05,
     reserve_multiplier=1.5,
     stress_buffer_multiplier=0.5,
+    depeg_threshold=0.99,
 )
 
 TRANCHES = (
@@ -72,6 +75,8 @@ TRANCHES = (
     Tranche("SURE-JNR+", 5, 0.16, 0.22, "quadratic", 12.0),
     Tranche("SURE-EQT", 6, 0.15, 0.25, "exponential", 10.0),
 )
+
+STEEPNESS = CurveSteepness(logarithmic=9.0, sigmoidal=10.0, exponential=3.0)
 
 
 def snapshot(
@@ -88,6 +93,7 @@ def snapshot(
         pricing=pricing,
         risk=risk,
         tranches=TRANCHES,
+        curve_steepness=STEEPNESS,
         depegs=events,
         scenarios=stress,
         values={},

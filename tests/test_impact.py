@@ -169,7 +169,7 @@ def _risk(snap: Snapshot, impact: dict[str, Any], as_of: dt.date) -> dict[str, f
         out[f"stress.{result.scenario_id}"] = result.net_loss
     for tranche in snap.tranches:
         for u in impact["tranche_utilizations"]:
-            out[f"tranche_apy.{tranche.id}@{u:g}"] = tranche_apy(tranche, u)
+            out[f"tranche_apy.{tranche.id}@{u:g}"] = tranche_apy(tranche, u, snap.curve_steepness)
     return out
 
 

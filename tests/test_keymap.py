@@ -80,3 +80,20 @@ def test_tranche_round_trip(tranches):
     doc = {"tranches": tranches}
     rows = {k: v for k, v, _ in flatten("tranche", doc)}
     assert unflatten("tranche", rows) == doc
+
+
+def test_curve_steepness_keys_are_not_read_as_a_tranche():
+    """`curve_steepness.sigmoidal` maps to `curve_steepness_sigmoidal` and back, beside tranches."""
+    doc = {
+        "curve_steepness": {"logarithmic": 9.0, "sigmoidal": 10.0, "exponential": 3.0},
+        "tranches": {"SURE-BTC": {"tier": 1, "apy_min": 0.04}},
+    }
+    rows = {k: v for k, v, _ in flatten("tranche", doc)}
+    assert rows == {
+        "curve_steepness_logarithmic": 9.0,
+        "curve_steepness_sigmoidal": 10.0,
+        "curve_steepness_exponential": 3.0,
+        "SURE-BTC_tier": 1,
+        "SURE-BTC_apy_min": 0.04,
+    }
+    assert unflatten("tranche", rows) == doc

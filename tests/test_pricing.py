@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 from seed_values import PRICING, snapshot
 
 from tonsurance.config.model import Tier
 from tonsurance.errors import UsageProblem
+from tonsurance import pricing
 from tonsurance.pricing import (
-    CLAIMS_FACTOR_FLOOR,
     calculate_premium,
     get_base_rate,
     get_risk_weight,
@@ -243,8 +244,31 @@ def test_claims_experience_adjusts_with_dampening_and_a_floor() -> None:
     steep = dataclasses.replace(PRICING, claims_adjustment_dampener=0.8)
     # 1 + 0.8 * (0 - 1) = 0.2, floored at 0.5
     quote = calculate_premium(steep, "USDC", 100_000, 90, loss_ratio=0.0)
-    assert quote.claims_factor == CLAIMS_FACTOR_FLOOR
+    assert quote.claims_factor == PRICING.claims_factor_floor == 0.5
     assert quote.premium_cents == 46_849
+
+
+def test_claims_floor_is_the_configured_parameter() -> None:
+    """The claims factor stops at the snapshot's claims_factor_floor, not at a constant."""
+    low_floor = dataclasses.replace(
+        PRICING, claims_adjustment_dampener=0.8, claims_factor_floor=0.3
+    )
+    quote = calculate_premium(low_floor, "USDC", 100_000, 90, loss_ratio=0.0)
+    assert quote.claims_factor == 0.3
+    # 3_800 * 0.3 * 90/365 = 281.0958904
+    assert quote.premium_cents == 28_110
+
+
+def test_module_doc_states_what_the_double_time_scaling_gives() -> None:
+    """The yearly figures in pricing's module doc are what a quote costs at a 4% base rate."""
+    doc = " ".join((pricing.__doc__ or "").split())
+    assert "this project's formula" in doc and "no premium formula" in doc
+    no_discount = premium_cents(PRICING, "USDC", 50_000, 365) / 100 / 50_000
+    tier3 = premium_cents(PRICING, "USDC", 100_000, 365) / 100 / 100_000
+    month = premium_cents(PRICING, "USDC", 5_000_000, 30) / 100 / 5_000_000 / (1 - 0.10)
+    assert f"= {no_discount:.2%} of its coverage with every other factor 1" in doc
+    assert f"and {tier3:.2%} when it takes the 5% discount of size tier 3" in doc
+    assert f"sqrt(30/90) = {month:.2%}" in doc
 
 
 def test_bad_quote_inputs_are_usage_errors() -> None:
@@ -284,3 +308,10 @@ def test_live_parameter_change_changes_the_quote() -> None:
     assert premium_cents(snapshot(pricing=raised), "USDC", 100_000, 90) == 117_123
     flat = dataclasses.replace(PRICING, size_discount_tiers=(Tier(100_000, 0.0),))
     assert premium_cents(flat, "USDC", 100_000, 90) == 98_630
+
+
+def test_readme_yearly_example_is_what_a_quote_costs() -> None:
+    """The README's 365-day example is the premium calculate_premium gives."""
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    cents = premium_cents(PRICING, "USDC", 100_000, 365)
+    assert f"x 365/365 x sqrt(365/90) = ${cents / 100:,.2f}" in readme

@@ -242,3 +242,16 @@ def test_simulation_count_defaults_to_the_snapshot() -> None:
     assert monte_carlo_var(snap, VAULT, seed=3, as_of=AS_OF).simulations == 300
     with pytest.raises(UsageProblem):
         monte_carlo_var(snap, VAULT, seed=3, simulations=0)
+
+
+def test_var_depeg_threshold_is_the_configured_parameter() -> None:
+    """The VaR counts an event as a depeg below the snapshot's depeg_threshold, not a constant."""
+    history = [event(f"e{i}", "USDC", 0.90, dt.date(2021 + i, 6, 1)) for i in range(5)]
+    vault = VaultSnapshot(1_000_000.0, 0.0, (Policy("USDC", 100_000.0, 0.95),))
+    shipped = monte_carlo_var(snapshot(depegs=history), vault, seed=7, simulations=500, as_of=AS_OF)
+    assert shipped.max_loss == pytest.approx(10_000)
+    below_every_low = dataclasses.replace(RISK, depeg_threshold=0.85)
+    result = monte_carlo_var(
+        snapshot(risk=below_every_low, depegs=history), vault, seed=7, simulations=500, as_of=AS_OF
+    )
+    assert result.max_loss == 0.0

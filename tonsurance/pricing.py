@@ -8,7 +8,7 @@ Amounts are USD until the end; the premium is integer cents. With `p` the `Prici
                           * (trigger_price - p.trigger_base_price) / p.trigger_base_price)
     size     = 1 - discount of the size tier with the largest threshold <= coverage  (none: 1)
     util     = multiplier of the utilization tier with the largest threshold <= utilization (none: 1)
-    claims   = max(CLAIMS_FACTOR_FLOOR,
+    claims   = max(p.claims_factor_floor,
                    1 + p.claims_adjustment_dampener * (loss_ratio / p.target_loss_ratio - 1))
     duration = sqrt(duration_days / p.duration_base_days)
     computed = coverage * rate * risk * trigger * size * util * claims * duration_days / 365 * duration
@@ -19,18 +19,23 @@ Risk scores are inputs of the quote in [0, 1], one per weighted factor (the sour
 weights but no per-asset scores): 1 means the factor applies fully. A positive weight raises the
 premium as its score rises; `regulatory_clarity` has a negative weight, so clarity lowers it.
 
-Time enters twice, as in the source's pricing engine: the annual rate is pro-rated by days/365,
-and the duration factor sqrt(days / duration_base_days) ("risk grows as the square root of
-time") makes a policy longer than the base duration dearer per day and a shorter one cheaper.
-At the base duration (90 days) the factor is 1 and the premium is the plain pro-rated rate.
+Time enters twice. This is this project's formula: the source document lists a "Duration base:
+90 days" among the pricing parameters but gives no premium formula. The annual rate is pro-rated
+by days/365, and the duration factor sqrt(days / duration_base_days) adds that risk grows as the
+square root of time, as the spread of a random walk does, so a
+policy longer than the base duration costs more per day and a shorter one less. At the base
+duration (90 days) the factor is 1 and the premium is the plain pro-rated rate. A 365-day policy
+at a 4% base rate costs 0.04 x 365/365 x sqrt(365/90) = 8.06% of its coverage with every other
+factor 1, and 7.65% when it takes the 5% discount of size tier 3 (e.g. 100,000 USDC); a 30-day
+one costs 0.04 x 30/365 x sqrt(30/90) = 0.19% (before the minimum-premium rules).
 
 The trigger factor moves the premium by the adjustment factor times the trigger's relative move
 from the base trigger price: with base 0.97 and factor 0.5, a trigger of 1.00 costs 1.5464%
 more and one of 0.90 costs 3.6082% less. No trigger given means the base trigger (factor 1).
 
 Claims experience: a loss ratio at the target (the default) gives 1; above it the premium rises,
-below it falls, by the dampener times the relative miss. CLAIMS_FACTOR_FLOOR keeps a book with
-few claims from discounting more than half the premium.
+below it falls, by the dampener times the relative miss. `claims_factor_floor` (0.5 in the
+shipped configuration) keeps a book with few claims from discounting more than half the premium.
 
 The minimum rate rule is pro-rated like the premium: 1% a year of coverage is 0.2466% for 90 days.
 """
@@ -45,8 +50,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from tonsurance.config.model import PricingParams, Snapshot, Tier
 from tonsurance.errors import UsageProblem
 
-CLAIMS_FACTOR_FLOOR = 0.5
-DAYS_PER_YEAR = 365
+DAYS_PER_YEAR = 365  # the day count of the pro-rating: days/365
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,7 @@ def _price(
         dampener,
         min_absolute,
         min_rate,
+        claims_floor,
     ) = p.hot
 
     try:
@@ -197,8 +202,8 @@ def _price(
         if not loss_ratio >= 0:
             raise UsageProblem(f"loss ratio must be 0 or more, got {loss_ratio}")
         claims += dampener * (loss_ratio / target_loss - 1.0)
-        if claims < CLAIMS_FACTOR_FLOOR:
-            claims = CLAIMS_FACTOR_FLOOR
+        if claims < claims_floor:
+            claims = claims_floor
 
     duration = math.sqrt(duration_days / base_days)
     years = duration_days / DAYS_PER_YEAR

@@ -4,68 +4,69 @@ A tranche's APY at utilization u (clamped to [0, 1]) is
 
     apy(u) = apy_min + (apy_max - apy_min) * shape(u)
 
-where `shape` rises monotonically from shape(0) = 0 to shape(1) = 1:
+where `shape` rises monotonically from shape(0) = 0 to shape(1) = 1, with k the curve's steepness
+from the configuration (tranche.yaml `curve_steepness`, one per curve type that has one):
 
     flat         0 everywhere (the APY is apy_min; a valid flat tranche has apy_min = apy_max)
     linear       u
-    logarithmic  log(1 + k u) / log(1 + k), k = LOG_STEEPNESS: rises fast, then levels off
-    sigmoidal    (s(u) - s(0)) / (s(1) - s(0)), s(u) = 1 / (1 + exp(-k (u - 1/2))),
-                 k = SIGMOID_STEEPNESS: slow at both ends, steepest at half utilization
+    logarithmic  log(1 + k u) / log(1 + k): rises fast, then levels off
+    sigmoidal    (s(u) - s(0)) / (s(1) - s(0)), s(u) = 1 / (1 + exp(-k (u - 1/2))):
+                 slow at both ends, steepest at half utilization
     quadratic    u^2: slow at first, then faster
-    exponential  (exp(k u) - 1) / (exp(k) - 1), k = EXP_STEEPNESS: flat at first, steep near 1
+    exponential  (exp(k u) - 1) / (exp(k) - 1): flat at first, steep near 1
+
+The source document names the curve types but gives no formulas and no steepness: both are this
+project's.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
-from tonsurance.config.model import Tranche
+from tonsurance.config.model import CurveSteepness, Tranche
 from tonsurance.errors import InvalidConfig, UsageProblem
 
-LOG_STEEPNESS = 9.0
-SIGMOID_STEEPNESS = 10.0
-EXP_STEEPNESS = 3.0
+CURVE_TYPES = ("flat", "linear", "logarithmic", "sigmoidal", "quadratic", "exponential")
 
 
-def _sigmoid(u: float) -> float:
-    return 1.0 / (1.0 + math.exp(-SIGMOID_STEEPNESS * (u - 0.5)))
+def _sigmoid(k: float, u: float) -> float:
+    return 1.0 / (1.0 + math.exp(-k * (u - 0.5)))
 
 
-_SIG0 = _sigmoid(0.0)
-_SIG_SPAN = _sigmoid(1.0) - _SIG0
-_LOG_SPAN = math.log1p(LOG_STEEPNESS)
-_EXP_SPAN = math.expm1(EXP_STEEPNESS)
+def _shape(curve_type: str, u: float, k: CurveSteepness) -> float:
+    if curve_type == "linear":
+        return u
+    if curve_type == "quadratic":
+        return u * u
+    if curve_type == "logarithmic":
+        return math.log1p(k.logarithmic * u) / math.log1p(k.logarithmic)
+    if curve_type == "sigmoidal":
+        s0 = _sigmoid(k.sigmoidal, 0.0)
+        return (_sigmoid(k.sigmoidal, u) - s0) / (_sigmoid(k.sigmoidal, 1.0) - s0)
+    if curve_type == "exponential":
+        return math.expm1(k.exponential * u) / math.expm1(k.exponential)
+    return 0.0
 
-SHAPES: dict[str, Callable[[float], float]] = {
-    "flat": lambda u: 0.0,
-    "linear": lambda u: u,
-    "logarithmic": lambda u: math.log1p(LOG_STEEPNESS * u) / _LOG_SPAN,
-    "sigmoidal": lambda u: (_sigmoid(u) - _SIG0) / _SIG_SPAN,
-    "quadratic": lambda u: u * u,
-    "exponential": lambda u: math.expm1(EXP_STEEPNESS * u) / _EXP_SPAN,
-}
 
-
-def curve_shape(curve_type: str, utilization: float) -> float:
+def curve_shape(curve_type: str, utilization: float, steepness: CurveSteepness) -> float:
     """The curve's position in [0, 1] at a utilization, clamped to [0, 1]; exact at both ends."""
-    shape = SHAPES.get(curve_type)
-    if shape is None:
+    if curve_type not in CURVE_TYPES:
         raise InvalidConfig(
-            f"unknown curve type {curve_type!r}; expected one of {', '.join(SHAPES)}"
+            f"unknown curve type {curve_type!r}; expected one of {', '.join(CURVE_TYPES)}"
         )
     if not utilization > 0.0:
         return 0.0
     if utilization >= 1.0:
         return 0.0 if curve_type == "flat" else 1.0
-    return shape(utilization)
+    return _shape(curve_type, utilization, steepness)
 
 
-def tranche_apy(tranche: Tranche, utilization: float) -> float:
+def tranche_apy(tranche: Tranche, utilization: float, steepness: CurveSteepness) -> float:
     """The tranche's APY (a fraction) at a vault utilization in [0, 1]."""
-    shape = curve_shape(tranche.curve_type, utilization)
+    shape = curve_shape(tranche.curve_type, utilization, steepness)
     if shape == 0.0:
         return tranche.apy_min
     if shape == 1.0:
@@ -74,10 +75,10 @@ def tranche_apy(tranche: Tranche, utilization: float) -> float:
 
 
 def apy_table(
-    tranches: Iterable[Tranche], utilizations: Sequence[float]
+    tranches: Iterable[Tranche], utilizations: Sequence[float], steepness: CurveSteepness
 ) -> dict[str, tuple[float, ...]]:
     """Each tranche's APY at each of the given utilizations, keyed by tranche id."""
-    return {t.id: tuple(tranche_apy(t, u) for u in utilizations) for t in tranches}
+    return {t.id: tuple(tranche_apy(t, u, steepness) for u in utilizations) for t in tranches}
 
 
 def allocate_capital(tranches: Iterable[Tranche], capital_usd: float | Decimal) -> dict[str, int]:

@@ -1,9 +1,9 @@
 """Monte Carlo value at risk of a vault's annual payouts, and the reserve it calls for.
 
 Monte Carlo VaR, one simulated year at a time (`monte_carlo_var`, reproducible with its seed):
-  - every asset the vault insures depegs with P = annual_depeg_probability(asset, DEPEG_THRESHOLD,
-    historical_data_years); if it does, its low is drawn uniformly from the lows of the events
-    that P counted;
+  - every asset the vault insures depegs with P = annual_depeg_probability(asset, depeg_threshold,
+    historical_data_years) (both risk parameters); if it does, its low is drawn uniformly from the
+    lows of the events that P counted;
   - every scenario, in order of id, happens with its annual_probability; if it does, each asset it
     names trades at its stressed price;
   - an asset's price for the year is the lowest of these (1 if none); each policy pays
@@ -35,8 +35,6 @@ from tonsurance.risk import (
     stressed_price,
     worst_stress_loss,
 )
-
-DEPEG_THRESHOLD = 0.99
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +73,12 @@ def monte_carlo_var(
     if n < 1:
         raise UsageProblem(f"simulations must be at least 1, got {n}")
     years = snap.risk.historical_data_years
+    threshold = snap.risk.depeg_threshold
     assets = sorted({p.asset for p in vault.policies})
     depegs: list[tuple[int, float, tuple[float, ...]]] = []
     for i, asset in enumerate(assets):
         lows = tuple(
-            e.low_price for e in counted_events(snap.depegs, asset, DEPEG_THRESHOLD, years, as_of)
+            e.low_price for e in counted_events(snap.depegs, asset, threshold, years, as_of)
         )
         if lows:
             depegs.append((i, 1.0 - math.exp(-(len(lows) / years)), lows))

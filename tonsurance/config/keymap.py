@@ -14,6 +14,7 @@ keyed `<prefix>_<path joined by _>`:
 | pricing top-level scalars                   | pricing  | the same name (`duration_base_days`)  |
 | risk top-level scalars                      | risk     | the same name (`var_confidence_95`)   |
 | tranche `tranches.SURE-BTC.apy_min`         | tranche  | `SURE-BTC_apy_min`                    |
+| tranche `curve_steepness.sigmoidal`         | tranche  | `curve_steepness_sigmoidal`           |
 
 Table files hold lists of rows (`events`, `scenarios`), keyed by their `id`.
 """
@@ -36,7 +37,8 @@ GROUPS: dict[str, dict[str, tuple[str, int]]] = {
         "minimum_premium": ("min_premium", 1),
     },
     "risk": {},
-    "tranche": {"tranches": ("", 2)},
+    # curve_steepness first: a tranche key has no fixed prefix, so it must be tried last
+    "tranche": {"curve_steepness": ("curve_steepness", 1), "tranches": ("", 2)},
 }
 TABLE_LIST_KEY: dict[str, str] = {"historical_depegs": "events", "stress_scenarios": "scenarios"}
 INT_KEYS = frozenset({"duration_base_days", "monte_carlo_simulations"})

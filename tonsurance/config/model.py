@@ -43,6 +43,7 @@ class PricingParams:
     claims_adjustment_dampener: float
     min_premium_absolute_usd: float
     min_premium_rate: float
+    claims_factor_floor: float
     hot: tuple[Any, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -62,6 +63,7 @@ class PricingParams:
                 self.claims_adjustment_dampener,
                 self.min_premium_absolute_usd,
                 self.min_premium_rate,
+                self.claims_factor_floor,
             ),
         )
 
@@ -80,6 +82,7 @@ class RiskParams:
     risk_free_rate: float
     reserve_multiplier: float
     stress_buffer_multiplier: float
+    depeg_threshold: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,15 @@ class Tranche:
     apy_max: float
     curve_type: str
     allocation_percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class CurveSteepness:
+    """The steepness k of the tranche APY curves that have one (see `tonsurance.tranches`)."""
+
+    logarithmic: float
+    sigmoidal: float
+    exponential: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +134,7 @@ class Snapshot:
     pricing: PricingParams
     risk: RiskParams
     tranches: tuple[Tranche, ...]
+    curve_steepness: CurveSteepness
     depegs: tuple[DepegEvent, ...]
     scenarios: tuple[StressScenario, ...]
     values: Mapping[ParamKey, Any]

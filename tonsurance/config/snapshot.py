@@ -14,6 +14,7 @@ from typing import Any
 
 from tonsurance.config.keymap import unflatten
 from tonsurance.config.model import (
+    CurveSteepness,
     DepegEvent,
     PricingParams,
     RiskParams,
@@ -50,6 +51,7 @@ def _pricing(doc: Mapping[str, Any]) -> PricingParams:
         claims_adjustment_dampener=float(doc["claims_adjustment_dampener"]),
         min_premium_absolute_usd=float(doc["minimum_premium"]["absolute_usd"]),
         min_premium_rate=float(doc["minimum_premium"]["rate"]),
+        claims_factor_floor=float(doc["claims_factor_floor"]),
     )
 
 
@@ -62,6 +64,7 @@ def _risk(doc: Mapping[str, Any]) -> RiskParams:
         risk_free_rate=float(doc["risk_free_rate"]),
         reserve_multiplier=float(doc["reserve_multiplier"]),
         stress_buffer_multiplier=float(doc["stress_buffer_multiplier"]),
+        depeg_threshold=float(doc["depeg_threshold"]),
     )
 
 
@@ -78,6 +81,15 @@ def _tranches(doc: Mapping[str, Any]) -> tuple[Tranche, ...]:
         for name, t in doc.get("tranches", {}).items()
     ]
     return tuple(sorted(tranches, key=lambda t: t.tier))
+
+
+def _curve_steepness(doc: Mapping[str, Any]) -> CurveSteepness:
+    k = doc["curve_steepness"]
+    return CurveSteepness(
+        logarithmic=float(k["logarithmic"]),
+        sigmoidal=float(k["sigmoidal"]),
+        exponential=float(k["exponential"]),
+    )
 
 
 def _date(value: Any) -> dt.date:
@@ -126,7 +138,9 @@ def build_snapshot(
     try:
         pricing = _pricing(unflatten("pricing", by_category.get("pricing", {})))
         risk = _risk(unflatten("risk", by_category.get("risk", {})))
-        tranches = _tranches(unflatten("tranche", by_category.get("tranche", {})))
+        tranche_doc = unflatten("tranche", by_category.get("tranche", {}))
+        tranches = _tranches(tranche_doc)
+        curve_steepness = _curve_steepness(tranche_doc)
         depeg_events = tuple(
             sorted((_depeg(r) for r in depegs), key=lambda e: (e.start_date, e.id))
         )
@@ -139,6 +153,7 @@ def build_snapshot(
         pricing=pricing,
         risk=risk,
         tranches=tranches,
+        curve_steepness=curve_steepness,
         depegs=depeg_events,
         scenarios=stress,
         values=frozen_map(dict(values)),
