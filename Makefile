@@ -18,12 +18,12 @@ $(LINTER):
 	touch $(LINTER)
 
 demo: $(STAMP)
-	$(VENV)/bin/python -m syncd.quickstart
+	$(VENV)/bin/python -m syncd.cli.quickstart
 
 # Tests use TONSURANCE_TEST_ADMIN_DSN when set, else the server on 127.0.0.1:5432, else a
 # private server in .local/postgres (the same one `make demo` starts).
 test: $(STAMP) $(LINTER)
-	TONSURANCE_TEST_ADMIN_DSN="$${TONSURANCE_TEST_ADMIN_DSN:-$$($(VENV)/bin/python -m syncd.quickstart --admin-dsn)}" \
+	TONSURANCE_TEST_ADMIN_DSN="$${TONSURANCE_TEST_ADMIN_DSN:-$$($(VENV)/bin/python -m syncd.cli.quickstart --admin-dsn)}" \
 		$(VENV)/bin/pytest -q
 
 bench: $(STAMP)

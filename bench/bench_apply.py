@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -24,14 +25,18 @@ import psycopg
 
 os.environ.setdefault("TONSURANCE_MAX_FILE_BYTES", str(256 * 1024 * 1024))
 
-from syncd.apply import apply_state
-from syncd.gitsource import CommitInfo
-from syncd.migrate import migrate
+from syncd.sync.gitsource import CommitInfo
+from syncd.sync.migrate import migrate
+from syncd.sync.transaction import apply_state
+from tonsurance.config.layout import default_root
 from tonsurance.config.sources import read_directory
 from tonsurance.config.state import ConfigState, Parameter
 from tonsurance.config.validation import validate_sources
-from tonsurance.config.layout import default_root
-from tonsurance.testing import fresh_database
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1])
+)  # the repository root, for tests.support
+from tests.support import fresh_database
 
 RUNS = 3
 
@@ -152,7 +157,7 @@ def main() -> None:
 def synthetic_repo(parent: Path, size: int) -> Path:
     """A git repository whose config has `size` parameters: the shipped files plus synthetic
     assets, each with a base rate and (as the rules require) a price impact in every scenario."""
-    from tonsurance.testing import make_config_repo
+    from tests.support import make_config_repo
 
     repo = make_config_repo(parent)
     extra = size - len(synthetic_state(0).parameters)
@@ -178,8 +183,8 @@ def end_to_end(size: int) -> dict[str, float]:
     """Read a commit from git and validate it, then apply it; then the same for a one-value change."""
     import tempfile
 
-    from syncd.engine import apply_prepared, open_repo, prepare
-    from tonsurance.testing import git
+    from syncd.sync.pipeline import apply_prepared, open_repo, prepare
+    from tests.support import git
 
     with tempfile.TemporaryDirectory() as tmp, fresh_database() as dsn:
         migrate(dsn)

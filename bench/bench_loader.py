@@ -18,7 +18,10 @@ from pathlib import Path
 
 import psycopg
 
-from tonsurance import testing
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1])
+)  # the repository root, for tests.support
+from tests import support as testing
 from tonsurance.config import ConfigLoader
 
 NUMBER = 1_000_000
@@ -36,8 +39,8 @@ def get(c: str, k: str, d: float) -> float:
 @contextmanager
 def live_loader(**options: float | bool) -> Iterator[ConfigLoader]:
     """A started loader over a fresh database holding the shipped config, applied by syncd."""
-    from syncd.engine import apply_commit
-    from syncd.migrate import migrate
+    from syncd.sync.migrate import migrate
+    from syncd.sync.pipeline import apply_commit
 
     with ExitStack() as stack:
         try:

@@ -35,10 +35,14 @@ from typing import Any
 
 import psycopg
 
-from syncd.migrate import migrate
-from syncd.webhook import sign
+from syncd.daemon.webhook import sign
+from syncd.sync.migrate import migrate
 from tonsurance.db import NOTIFY_CHANNEL
-from tonsurance.testing import ConfigRepo, fresh_database, free_port, make_config_repo
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1])
+)  # the repository root, for tests.support
+from tests.support import ConfigRepo, free_port, fresh_database, make_config_repo
 
 PRICING = "config/pricing.yaml"
 SECRET = "bench-secret"
@@ -58,7 +62,7 @@ def daemon(repo: ConfigRepo, dsn: str, mode: str, poll: float, folder: Path) -> 
     command = [
         sys.executable,
         "-m",
-        "syncd.cli",
+        "syncd.cli.main",
         "run",
         "--repo",
         str(repo.remote),

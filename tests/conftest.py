@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from syncd.migrate import migrate
-from topology import Topology, running_topology
-from tonsurance import testing
+from syncd.sync.migrate import migrate
+from tests import support as testing
+from tests.topology import Topology, running_topology
 from tonsurance.db import redact
 
 
@@ -55,3 +55,13 @@ def topology() -> Iterator[Topology]:
     """A primary, its streaming hot standby and a PgBouncer in front of the standby (slow)."""
     with running_topology() as running:
         yield running
+
+
+DATABASE_FIXTURES = {"postgres_server", "empty_db_dsn", "migrated_template", "db_dsn"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses a database fixture `db`, so `pytest -m "not db"` runs the rest."""
+    for item in items:
+        if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.db)

@@ -18,8 +18,8 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from syncd.webhook import sign
-from tonsurance.testing import ConfigRepo, free_port, git, make_config_repo
+from syncd.daemon.webhook import sign
+from tests.support import ConfigRepo, free_port, git, make_config_repo
 
 PRICING = "config/pricing.yaml"
 SECRET = "webhook-test-secret"
@@ -80,7 +80,7 @@ def daemons(tmp_path: Path) -> Iterator[Callable[..., Running]]:
         command = [
             sys.executable,
             "-m",
-            "syncd.cli",
+            "syncd.cli.main",
             "run",
             "--repo",
             repo,
@@ -279,7 +279,7 @@ def test_drift_is_put_back_or_only_reported(repo: ConfigRepo, db_dsn: str, tmp_p
             [
                 sys.executable,
                 "-m",
-                "syncd.cli",
+                "syncd.cli.main",
                 "run",
                 "--once",
                 "--repo",
@@ -350,7 +350,7 @@ def test_json_logs_are_one_object_per_line(repo: ConfigRepo, db_dsn: str, tmp_pa
         [
             sys.executable,
             "-m",
-            "syncd.cli",
+            "syncd.cli.main",
             "run",
             "--once",
             "--log-format",
@@ -377,7 +377,7 @@ def test_once_exit_codes_name_the_problem(repo: ConfigRepo, db_dsn: str, tmp_pat
     base = [
         sys.executable,
         "-m",
-        "syncd.cli",
+        "syncd.cli.main",
         "run",
         "--once",
         "--repo",
@@ -400,7 +400,7 @@ def test_once_exits_1_when_applying_fails(
         [
             sys.executable,
             "-m",
-            "syncd.cli",
+            "syncd.cli.main",
             "run",
             "--once",
             "--repo",

@@ -23,13 +23,13 @@ from test_daemon import (
     wait_for,
 )
 
+from syncd.daemon.httpserver import parse_listen
+from syncd.daemon.mirror import Mirror, local_path, redact_url
+from syncd.daemon.webhook import sign, verify_signature
 from syncd.errors import GitUnavailable
-from syncd.httpserver import parse_listen
-from syncd.migrate import migrate
-from syncd.mirror import Mirror, local_path, redact_url
-from syncd.webhook import sign, verify_signature
+from syncd.sync.migrate import migrate
+from tests.support import ConfigRepo, git, throwaway_cluster
 from tonsurance.errors import UsageProblem
-from tonsurance.testing import ConfigRepo, git, throwaway_cluster
 
 __all__ = ["daemons", "repo"]
 

@@ -1,4 +1,4 @@
-"""Connection handling (tonsurance.db) and the database helpers of tonsurance.testing."""
+"""Connection handling (tonsurance.db) and the database helpers of tests.support."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import psycopg
 import pytest
 
-from tonsurance import testing
+from tests import support as testing
 from tonsurance.db import connect, redact, resolve_dsn
 from tonsurance.errors import Unavailable, UsageProblem
 
@@ -117,9 +117,10 @@ def test_throwaway_cluster_stops_starts_and_goes_away() -> None:
 
 
 def test_tonsurance_imports_no_daemon_dependencies() -> None:
-    """Importing tonsurance.db and tonsurance.testing loads no syncd, gitpython or watchfiles."""
+    """Importing what a service uses (db, config loader, pricing) loads no syncd, gitpython or
+    watchfiles, at import time or lazily."""
     code = (
-        "import sys, tonsurance.db, tonsurance.testing;"
+        "import sys, tonsurance.db, tonsurance.config, tonsurance.pricing, tonsurance.risk;"
         "bad = [m for m in ('syncd', 'git', 'watchfiles') if m in sys.modules];"
         "sys.exit(str(bad) if bad else 0)"
     )

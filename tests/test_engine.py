@@ -11,11 +11,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from syncd.apply import apply_state
-from syncd.cli import main
-from syncd.dbstate import read_state
-from syncd.engine import apply_commit, open_repo, prepare
-from tonsurance.testing import ConfigRepo, make_config_repo
+from syncd.cli.main import main
+from syncd.sync.database_state import read_state
+from syncd.sync.pipeline import apply_commit, open_repo, prepare
+from syncd.sync.transaction import apply_state
+from tests.support import ConfigRepo, make_config_repo
 
 PRICING = "config/pricing.yaml"
 DEPEGS = "config/historical_depegs.yaml"
@@ -105,8 +105,8 @@ def test_revert_restores_exactly(repo: ConfigRepo, db_dsn: str):
 
 def test_skipping_commits_gives_the_same_database(repo: ConfigRepo, db_dsn: str, tmp_path: Path):
     """Applying A then D gives the same database as applying A, B, C, D in turn."""
-    from tonsurance.testing import fresh_database
-    from syncd.migrate import migrate
+    from syncd.sync.migrate import migrate
+    from tests.support import fresh_database
 
     a = repo.head()
     b = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
@@ -126,7 +126,7 @@ def test_force_push_is_followed_and_reported(repo: ConfigRepo, db_dsn: str):
     base = repo.head()
     repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
     cli("apply", "--repo", str(repo.path), "--dsn", db_dsn)
-    from tonsurance.testing import git
+    from tests.support import git
 
     git(repo.path, "reset", "-q", "--hard", base)
     rewritten = repo.change(PRICING, "USDT: 0.06", "USDT: 0.07", push=False)
@@ -365,8 +365,8 @@ def test_read_state_round_trips_the_commit(repo: ConfigRepo, db_dsn: str):
 
 def test_fast_diff_matches_the_full_diff(repo: ConfigRepo, db_dsn: str):
     """With the applied commit as base and no hand edit, the in-memory diff equals the full one."""
-    from syncd.dbdiff import diff_database
-    from syncd.engine import apply_prepared
+    from syncd.sync.database_diff import diff_database
+    from syncd.sync.pipeline import apply_prepared
 
     git_repo = open_repo(repo.path)
     base = prepare(git_repo, "HEAD")
@@ -376,8 +376,8 @@ def test_fast_diff_matches_the_full_diff(repo: ConfigRepo, db_dsn: str):
     repo.change(DEPEGS, "low_price: 0.96", "low_price: 0.955")
     head = prepare(git_repo, "HEAD")
     with psycopg.connect(db_dsn) as conn:
-        from syncd.apply import fast_diff
-        from syncd.dbstate import read_sync_state
+        from syncd.sync.database_state import read_sync_state
+        from syncd.sync.transaction import fast_diff
 
         quick = fast_diff(conn, read_sync_state(conn), (base.info.sha, base.state), head.state)
         full = diff_database(conn, head.state)
@@ -387,7 +387,7 @@ def test_fast_diff_matches_the_full_diff(repo: ConfigRepo, db_dsn: str):
 
 def test_fast_diff_declines_after_a_hand_edit(repo: ConfigRepo, db_dsn: str):
     """A hand edit since the last sync makes apply read the database back, so the drift is put back."""
-    from syncd.engine import apply_prepared
+    from syncd.sync.pipeline import apply_prepared
 
     git_repo = open_repo(repo.path)
     base = prepare(git_repo, "HEAD")
@@ -453,7 +453,7 @@ def test_detailed_exitcode_reports_errors_as_one(repo: ConfigRepo, db_dsn: str):
 
 def test_refused_url_hides_credentials():
     """A refused repository address never shows its password."""
-    from syncd.gitsource import check_url
+    from syncd.sync.gitsource import check_url
     from tonsurance.errors import UsageProblem
 
     with pytest.raises(UsageProblem) as info:

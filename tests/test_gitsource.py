@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.gitsource import check_rev, check_url, open_repo, read_commit, resolve_commit
+from syncd.sync.gitsource import check_rev, check_url, open_repo, read_commit, resolve_commit
+from tests.support import git, make_config_repo
 from tonsurance.errors import UsageProblem
-from tonsurance.testing import git, make_config_repo
 
 
 @pytest.mark.parametrize(

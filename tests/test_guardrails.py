@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from syncd.cli import main
-from syncd.diff import Diff, ParamChange
-from syncd.guardrails import POLICY_PATH, Rules, check_diff, parse_policy
+from syncd.cli.main import main
+from syncd.review.guardrails import POLICY_PATH, Rules, check_diff, parse_policy
+from syncd.sync.diff import Diff, ParamChange
+from tests.support import ConfigRepo, make_config_repo
 from tonsurance.config.state import Parameter
 from tonsurance.errors import InvalidConfig
-from tonsurance.testing import ConfigRepo, make_config_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICING = "config/pricing.yaml"

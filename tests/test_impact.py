@@ -13,8 +13,9 @@ import yaml
 from click.testing import CliRunner, Result
 from markdown_it import MarkdownIt
 
-from syncd.cli import main
-from syncd.engine import open_repo, prepare
+from syncd.cli.main import main
+from syncd.sync.pipeline import open_repo, prepare
+from tests.support import ConfigRepo, make_config_repo
 from tonsurance.config.model import Snapshot
 from tonsurance.config.snapshot import snapshot_from_state
 from tonsurance.pricing import calculate_premium
@@ -24,7 +25,6 @@ from tonsurance.risk import (
     expected_loss_per_policy,
     run_all_stress_tests,
 )
-from tonsurance.testing import ConfigRepo, make_config_repo
 from tonsurance.tranches import tranche_apy
 from tonsurance.var import monte_carlo_var, reserve_requirement
 

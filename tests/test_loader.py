@@ -11,13 +11,13 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
-from syncd.engine import apply_commit
-from syncd.migrate import migrate
+from syncd.sync.migrate import migrate
+from syncd.sync.pipeline import apply_commit
+from tests.support import ConfigRepo, free_port, make_config_repo, throwaway_cluster
 from tonsurance import pricing
 from tonsurance.config import ConfigLoader, Snapshot
 from tonsurance.config.layout import default_root
 from tonsurance.errors import InvalidConfig, Unavailable, UsageProblem
-from tonsurance.testing import ConfigRepo, free_port, make_config_repo, throwaway_cluster
 
 PRICING = "config/pricing.yaml"
 
@@ -236,20 +236,18 @@ def test_json_values_are_copies_and_bools_are_not_numbers(
     assert loader.get_int("pricing", "enabled", 3) == 3
 
 
-def test_seed_helpers_match_pricing(applied: str, loaders: list[ConfigLoader]) -> None:
-    """The source document's helpers give what tonsurance.pricing gives on the same snapshot."""
+def test_seed_helpers_read_the_loaded_snapshot(applied: str, loaders: list[ConfigLoader]) -> None:
+    """The source document's helpers, given the loader's snapshot, read the applied values."""
     loader = ConfigLoader(applied, listen=False).start(background=False)
     loaders.append(loader)
     p = loader.snapshot.pricing
-    assert loader.get_base_rate("USDT") == 0.06
-    assert loader.get_base_rate("NOPE") == p.base_rate_default == 0.10
-    assert loader.get_risk_weight("regulatory_clarity") == -0.10
-    assert (
-        loader.get_utilization_multiplier(0.8) == pricing.get_utilization_multiplier(p, 0.8) == 1.25
-    )
-    assert loader.get_size_discount(2_000_000) == pricing.get_size_discount(p, 2_000_000) == 0.10
+    assert pricing.get_base_rate(p, "USDT") == 0.06
+    assert pricing.get_base_rate(p, "NOPE") == p.base_rate_default == 0.10
+    assert pricing.get_risk_weight(p, "regulatory_clarity") == -0.10
+    assert pricing.get_utilization_multiplier(p, 0.8) == 1.25
+    assert pricing.get_size_discount(p, 2_000_000) == 0.10
     with pytest.raises(UsageProblem, match="unknown risk factor"):
-        loader.get_risk_weight("vibes")
+        pricing.get_risk_weight(p, "vibes")
 
 
 def test_subscribers_get_each_new_snapshot(

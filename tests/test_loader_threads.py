@@ -14,12 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncd.engine import apply_commit
+from syncd.sync.pipeline import apply_commit
 from tonsurance.config import ConfigLoader
 from tonsurance.config.model import Snapshot
 from tonsurance.db import NOTIFY_CHANNEL
 from tonsurance.errors import Unavailable, UsageProblem
-from tonsurance.testing import make_config_repo
+from tests.support import make_config_repo
 
 READERS = 4
 RATE_KEYS = "key like 'base\\_rate\\_%%'"

@@ -11,9 +11,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from syncd.cli import ErrorBoundary, main
+from syncd.cli.main import ErrorBoundary, main
 from syncd.errors import MigrationRefused, PlanRefused, Unavailable
-from syncd.migrate import MigrateResult, checksum, load_migrations, migrate, migrations_dir
+from syncd.sync.migrate import MigrateResult, checksum, load_migrations, migrate, migrations_dir
 
 EXPECTED_TABLES = {
     "config_parameters",

@@ -17,9 +17,9 @@ import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from syncd.daemon import Daemon, RunOptions
+from syncd.daemon.loop import Daemon, RunOptions
 from tonsurance.config import ConfigLoader
-from tonsurance.testing import make_config_repo
+from tests.support import make_config_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy/prometheus/alerts.yaml"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tonsurance.testing import git, make_config_repo
+from tests.support import git, make_config_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin"

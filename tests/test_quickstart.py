@@ -12,7 +12,7 @@ def test_quickstart_applies_head_and_quotes_from_the_database(empty_db_dsn: str)
     """With TONSURANCE_DSN set, the quickstart fills that database and prices a quote read from it."""
     env = {**os.environ, "TONSURANCE_DSN": empty_db_dsn}
     done = subprocess.run(
-        [sys.executable, "-m", "syncd.quickstart"],
+        [sys.executable, "-m", "syncd.cli.quickstart"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -35,14 +35,14 @@ def test_quickstart_starts_a_private_server_when_none_runs(tmp_path: Path):
     import shutil
     import tempfile
 
-    from tonsurance.testing import free_port, postgres_bindir
+    from tests.support import free_port, postgres_bindir
 
     folder = Path(tempfile.mkdtemp(prefix="tonsurance-quickstart-"))
     folder.chmod(0o755)
     data = folder / ".local" / "postgres" / "data"
     script = (
         "from pathlib import Path\n"
-        "import syncd.quickstart as q\n"
+        "import syncd.cli.quickstart as q\n"
         "q.LOCAL_SERVER = 'postgresql://postgres@127.0.0.1:1/postgres'\n"
         f"q.LOCAL_DIR = Path({str(folder / '.local' / 'postgres')!r})\n"
         f"q.LOCAL_PORT = {free_port()}\n"

@@ -12,11 +12,11 @@ import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
-from syncd.cli import main
-from syncd.engine import apply_commit, open_repo, prepare
+from syncd.cli.main import main
 from syncd.errors import GitUnavailable
-from syncd.revert import _abort
-from tonsurance.testing import ConfigRepo, git, make_config_repo
+from syncd.review.revert import _abort
+from syncd.sync.pipeline import apply_commit, open_repo, prepare
+from tests.support import ConfigRepo, git, make_config_repo
 
 PRICING = "config/pricing.yaml"
 
@@ -115,7 +115,7 @@ def test_git_failing_while_validating_aborts_the_revert(
     def unreadable(*args: object) -> NoReturn:
         raise GitUnavailable("reading the trial commit from git failed: object store gone")
 
-    monkeypatch.setattr("syncd.revert.prepare", unreadable)
+    monkeypatch.setattr("syncd.review.revert.prepare", unreadable)
     result = revert(repo, change)
     assert result.exit_code == 3
     assert "syncd: error: reading the trial commit from git failed" in result.stderr

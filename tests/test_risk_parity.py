@@ -9,14 +9,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from syncd.engine import apply_commit
+from syncd.sync.pipeline import apply_commit
 from tonsurance import risk
 from tonsurance.config.layout import default_root
 from tonsurance.config.model import Snapshot
 from tonsurance.config.snapshot import snapshot_from_state
 from tonsurance.config.sources import read_directory
 from tonsurance.config.validation import validate_sources
-from tonsurance.testing import make_config_repo
+from tests.support import make_config_repo
 
 THRESHOLDS = (0.9, 0.95, 0.97, 0.99, 1.0)
 LOOKBACKS = (1.0, 3.0, 5.0, 10.0)

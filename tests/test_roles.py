@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from syncd.migrate import migrate
-from tonsurance import testing
+from syncd.sync.migrate import migrate
+from tests import support as testing
 
 READER = "tonsurance_reader"
 WRITER = "tonsurance_writer"

@@ -12,12 +12,12 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from syncd.engine import apply_commit
-from tonsurance.cli import main
+from syncd.sync.pipeline import apply_commit
+from tests.support import ConfigRepo, free_port, make_config_repo
+from tonsurance.cli.main import main
 from tonsurance.config import ConfigLoader, Snapshot
 from tonsurance.config.filedefaults import load_file_defaults
 from tonsurance.pricing import calculate_premium
-from tonsurance.testing import ConfigRepo, free_port, make_config_repo
 
 PRICING = "config/pricing.yaml"
 
@@ -144,7 +144,7 @@ def failing_with(exc: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
     def load(dsn: str | None) -> NoReturn:
         raise exc
 
-    monkeypatch.setattr("tonsurance.cli.load_snapshot", load)
+    monkeypatch.setattr("tonsurance.cli.main.load_snapshot", load)
 
 
 def test_missing_tables_say_to_run_migrate(
@@ -214,7 +214,7 @@ def test_quote_takes_risk_scores_and_loss_ratio():
     """--risk-score and --loss-ratio reach the premium formula: the cents equal calculate_premium's with them."""
     from click.testing import CliRunner
 
-    from tonsurance.cli import main as tonsurance_main
+    from tonsurance.cli.main import main as tonsurance_main
     from tonsurance.config.layout import default_root
     from tonsurance.config.snapshot import snapshot_from_state
     from tonsurance.config.sources import read_directory
@@ -260,7 +260,7 @@ def test_malformed_risk_score_is_a_usage_error():
     """A --risk-score without FACTOR=SCORE is one line and exit 2."""
     from click.testing import CliRunner
 
-    from tonsurance.cli import main as tonsurance_main
+    from tonsurance.cli.main import main as tonsurance_main
 
     result = CliRunner().invoke(
         tonsurance_main, ["quote", "USDC", "1000", "--risk-score", "reserve_quality"]

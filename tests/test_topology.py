@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
-from topology import Topology
+from tests.topology import Topology
 
-from syncd.cli import main
+from syncd.cli.main import main
 
 pytestmark = pytest.mark.slow
 

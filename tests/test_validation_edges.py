@@ -14,7 +14,7 @@ from tonsurance.config.sources import read_directory
 from tonsurance.config.validation import validate_sources
 
 ROOT = Path(__file__).resolve().parents[1]
-SYNCD = [sys.executable, "-c", "from syncd.cli import main; main()"]
+SYNCD = [sys.executable, "-c", "from syncd.cli.main import main; main()"]
 IDENTITY = ("-c", "user.name=Test Analyst", "-c", "user.email=analyst@tonsurance.test")
 
 

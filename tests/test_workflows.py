@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tonsurance.testing import ConfigRepo, make_config_repo
+from tests.support import ConfigRepo, make_config_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github/workflows"

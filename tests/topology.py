@@ -39,9 +39,9 @@ from pgbouncer import (
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from syncd.engine import apply_commit
-from syncd.migrate import migrate
-from tonsurance.testing import (
+from syncd.sync.pipeline import apply_commit
+from syncd.sync.migrate import migrate
+from tests.support import (
     ConfigRepo,
     ThrowawayCluster,
     free_port,

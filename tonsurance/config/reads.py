@@ -1,4 +1,4 @@
-"""The loader's reads: typed accessors over the current view, and the source document's helpers.
+"""The loader's reads: typed accessors over the current view.
 
 `ConfigLoader` inherits these. Each read looks at `self._view` (or `self.snapshot`) once and
 takes no lock; a hit costs one dict lookup and one `next()` on the hit counter. A miss, or a key
@@ -13,7 +13,6 @@ import itertools
 import logging
 from typing import Any, TypeVar
 
-from tonsurance import pricing
 from tonsurance.config.model import Snapshot
 from tonsurance.config.stats import Counters
 from tonsurance.config.typed import TypedView
@@ -84,21 +83,3 @@ class TypedReads:
         atomic, so only the caller whose own token was stored sees it come back."""
         token = object()
         return self._warned.setdefault((category, key, wanted), token) is token
-
-    # -- the source document's helpers ----------------------------------------------------------
-
-    def get_base_rate(self, asset: str) -> float:
-        """The asset's annual base rate (the default rate for an unknown asset)."""
-        return pricing.get_base_rate(self.snapshot.pricing, asset)
-
-    def get_risk_weight(self, factor: str) -> float:
-        """The weight of a risk-adjustment factor."""
-        return pricing.get_risk_weight(self.snapshot.pricing, factor)
-
-    def get_utilization_multiplier(self, utilization: float) -> float:
-        """The premium multiplier at a vault utilization."""
-        return pricing.get_utilization_multiplier(self.snapshot.pricing, utilization)
-
-    def get_size_discount(self, coverage_usd: float) -> float:
-        """The size discount for a coverage amount."""
-        return pricing.get_size_discount(self.snapshot.pricing, coverage_usd)

@@ -1,0 +1,193 @@
+"""The `syncd plan` and `syncd revert` commands: what a change does, and undoing one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from syncd.cli.options import PROG, dsn_option, repo_option
+from syncd.errors import TonsuranceError, UsageProblem
+
+
+@contextmanager
+def _terraform_exit_codes(detailed_exitcode: bool) -> Iterator[None]:
+    """Under --detailed-exitcode, 2 means "changes", so a usage error exits 1 as in terraform."""
+    try:
+        yield
+    except UsageProblem as exc:
+        if detailed_exitcode:
+            raise TonsuranceError(str(exc)) from None
+        raise
+
+
+@click.command()
+@repo_option
+@click.option(
+    "--commit",
+    default=None,
+    metavar="REV",
+    help="Plan this commit against the database (default HEAD).",
+)
+@click.option(
+    "--base",
+    default=None,
+    metavar="REV",
+    help="Compare two commits without a database: the old side.",
+)
+@click.option("--head", default=None, metavar="REV", help="The new side of --base.")
+@dsn_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--detailed-exitcode", is_flag=True, help="Exit 0 when nothing changes, 2 when something does."
+)
+@click.option(
+    "--guardrails/--no-guardrails",
+    default=None,
+    help="Check the change against the review policy's guardrails (default: on with --base/--head).",
+)
+@click.option(
+    "--policy",
+    "policy_path",
+    default=None,
+    metavar="PATH",
+    help="Review policy file (default: .github/config-policy.yaml of the base commit).",
+)
+@click.option(
+    "--override",
+    is_flag=True,
+    help="Accept flagged changes (the pull-request label config-override).",
+)
+def plan(
+    repo: str,
+    commit: str | None,
+    base: str | None,
+    head: str | None,
+    dsn: str | None,
+    fmt: str,
+    detailed_exitcode: bool,
+    guardrails: bool | None,
+    policy_path: str | None,
+    override: bool,
+) -> None:
+    """Show what applying a commit would change; with --base/--head also its impact and guardrails.
+
+    With --detailed-exitcode the codes are terraform's: 0 no change, 1 error, 2 changes, so a
+    usage error exits 1 rather than 2 (an unreachable dependency still exits 3).
+    """
+    from syncd.render.plan import RENDERERS
+    from syncd.render.validation import render_text as render_problems
+    from syncd.sync import pipeline as engine
+
+    with _terraform_exit_codes(detailed_exitcode):
+        if base is not None or head is not None:
+            if commit is not None or base is None:
+                raise UsageProblem(
+                    "--base and --head go together (head defaults to HEAD), without --commit"
+                )
+            _plan_review(
+                repo,
+                base,
+                head or "HEAD",
+                fmt,
+                detailed_exitcode,
+                guardrails,
+                policy_path,
+                override,
+            )
+            return
+        if guardrails or policy_path or override:
+            raise UsageProblem(
+                "--guardrails, --policy and --override judge a change: use them with --base/--head"
+            )
+        prepared, diff = engine.plan_against_database(repo, commit or "HEAD", dsn)
+        if not prepared.validation.ok:
+            click.echo(render_problems(prepared.validation), err=True)
+            raise click.exceptions.Exit(1)
+        click.echo(RENDERERS[fmt](diff))
+        if detailed_exitcode and not diff.empty:
+            raise click.exceptions.Exit(2)
+
+
+def _plan_review(
+    repo: str,
+    base: str,
+    head: str,
+    fmt: str,
+    detailed_exitcode: bool,
+    guardrails: bool | None,
+    policy_path: str | None,
+    override: bool,
+) -> None:
+    """`plan --base --head`: the review, then one error line per flagged change and exit 1."""
+    from syncd.render.review import RENDERERS
+    from syncd.render.validation import render_text as render_problems
+    from syncd.review.review import review_between
+
+    review = review_between(
+        repo,
+        base,
+        head,
+        policy_path=policy_path,
+        guardrails=guardrails is not False,
+        override=override,
+    )
+    if not review.after.validation.ok:
+        click.echo(render_problems(review.after.validation), err=True)
+        raise click.exceptions.Exit(1)
+    if not review.before.validation.ok:
+        count = len(review.before.validation.problems)
+        problems = f"{count} problem{'s' if count != 1 else ''}"
+        click.echo(f"{PROG}: warning: the base {base} does not validate ({problems})", err=True)
+    click.echo(RENDERERS[fmt](review))
+    checks = review.guardrails
+    if checks is not None and checks.findings:
+        if checks.override is not None:
+            click.echo(
+                f"{PROG}: warning: {len(checks.findings)} flagged, {checks.override.describe()}",
+                err=True,
+            )
+        else:
+            for finding in checks.findings:
+                click.echo(f"{PROG}: error: guardrail: {finding}", err=True)
+            raise click.exceptions.Exit(1)
+    if detailed_exitcode and not review.diff.empty:
+        raise click.exceptions.Exit(2)
+
+
+@click.command()
+@click.argument("sha", metavar="SHA")
+@repo_option
+@click.option("--no-commit", is_flag=True, help="Leave the revert staged instead of committing it.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+def revert(sha: str, repo: str, no_commit: bool, fmt: str) -> None:
+    """Roll back one commit: git revert, validate the result, print its plan; refuse if invalid."""
+    from syncd.render.review import RENDERERS
+    from syncd.review.revert import revert as run_revert
+
+    result = run_revert(repo, sha, commit=not no_commit)
+    click.echo(RENDERERS[fmt](result.review))
+    what = f"revert of {result.target[:12]} ({result.target_summary})"
+    if result.commit is None:
+        click.echo(
+            f"Staged the {what}; commit it with `git commit --no-edit`, then push.", err=True
+        )
+    else:
+        click.echo(
+            f"Committed the {what} as {result.commit[:12]}. Push it (git push origin HEAD:main, or open a"
+            " pull request) and syncd applies it like any other commit.",
+            err=True,
+        )

@@ -1,0 +1,128 @@
+"""The `syncd run` command: the daemon's options, handed to syncd.daemon.loop."""
+
+from __future__ import annotations
+
+import click
+
+from syncd.cli.options import dsn_option
+
+
+@click.command()
+@click.option(
+    "--repo",
+    required=True,
+    envvar="SYNCD_REPO",
+    show_envvar=True,
+    metavar="PATH_OR_URL",
+    help="The repository to follow: a local path, file://, ssh:// or https:// address.",
+)
+@click.option(
+    "--branch", default="main", show_default=True, envvar="SYNCD_BRANCH", show_envvar=True
+)
+@dsn_option
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.05),
+    default=30.0,
+    show_default=True,
+    envvar="SYNCD_INTERVAL",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Seconds between fetches.",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1:9187",
+    show_default=True,
+    envvar="SYNCD_LISTEN",
+    show_envvar=True,
+    metavar="HOST:PORT",
+    help="Address of /healthz, /readyz, /status, /metrics and POST /hooks/git.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar="SYNCD_STATE_DIR",
+    show_envvar=True,
+    help="Where the mirror lives [default: $STATE_DIRECTORY, else ~/.cache/syncd].",
+)
+@click.option(
+    "--self-heal/--no-self-heal",
+    default=True,
+    show_default=True,
+    help="Put drift back to the applied commit, or only report it.",
+)
+@click.option(
+    "--watch/--no-watch",
+    default=True,
+    show_default=True,
+    help="For a local repository, watch the branch ref and apply within a second.",
+)
+@click.option(
+    "--fetch-timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up on a fetch after this long.",
+)
+@click.option(
+    "--stop-timeout",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="On SIGTERM, time for the apply in flight before it is rolled back.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="SYNCD_LOG_FORMAT",
+    show_envvar=True,
+)
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run one cycle and exit: 1 if the head was refused or applying it failed, 3 if the"
+    " database, git or the disk is unavailable.",
+)
+def run(
+    repo: str,
+    branch: str,
+    dsn: str | None,
+    interval: float,
+    listen: str,
+    state_dir: str | None,
+    self_heal: bool,
+    watch: bool,
+    fetch_timeout: float,
+    stop_timeout: float,
+    log_format: str,
+    once: bool,
+) -> None:
+    """Keep the database at the newest commit of a branch: poll, watch, webhook, self-heal."""
+    from pathlib import Path
+
+    from syncd.daemon.logs import setup_logging
+    from syncd.daemon.loop import RunOptions, run_daemon
+
+    setup_logging(log_format)
+    options = RunOptions(
+        repo=repo,
+        branch=branch,
+        dsn=dsn,
+        interval=interval,
+        listen=listen or None,
+        state_dir=Path(state_dir) if state_dir else None,
+        self_heal=self_heal,
+        watch=watch,
+        fetch_timeout=fetch_timeout,
+        stop_timeout=stop_timeout,
+        once=once,
+    )
+    code = run_daemon(options)
+    if code:
+        raise click.exceptions.Exit(code)

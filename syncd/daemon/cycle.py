@@ -1,0 +1,307 @@
+"""One sync cycle against the database: take the leader role, move to the head, put drift back.
+
+Only the daemon holding the leader lock (a session advisory lock on its connection) applies;
+the others stay on standby and take over when that connection goes away. Each apply still runs
+under the engine's transaction lock and compare-and-set, so two writers can never both apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from syncd.daemon.logs import event
+from syncd.daemon.metrics import Metrics
+from syncd.daemon.mirror import FetchResult, Mirror
+from syncd.daemon.runstate import RunState
+from syncd.sync.database_state import read_sync_state
+from syncd.sync.pipeline import PreparedCommit, apply_prepared, lineage, prepare
+
+LEADER_LOCK_KEY = 0x73796E63  # "sync"; the engine's apply lock is a different key
+_CACHE_SIZE = 4
+
+
+def _short(sha: str | None) -> str:
+    return sha[:12] if sha else "(none)"
+
+
+def _changes(outcome: Any) -> int:
+    return len(outcome.diff.params) + len(outcome.diff.rows)
+
+
+class Reconciler:
+    """Decides and performs what one cycle does, given an open connection and the fetched head."""
+
+    def __init__(
+        self,
+        mirror: Mirror,
+        state: RunState,
+        metrics: Metrics,
+        self_heal: bool,
+        stopping: threading.Event,
+    ) -> None:
+        self.mirror = mirror
+        self.stopping = stopping
+        self.state = state
+        self.metrics = metrics
+        self.self_heal = self_heal
+        self.active = False
+        self.in_flight: psycopg.Connection[Any] | None = None
+        self.current: str | None = None  # the commit being applied, until its apply returns
+        self.last_refused: str | None = None
+        self._logged_role: str | None = None
+        self._prepared: dict[str, PreparedCommit] = {}
+        self._drift_seen: tuple[str, ...] = ()
+        self._blind_to: str | None = None
+
+    def lost_connection(self) -> None:
+        """The session lock died with the connection; the role is decided again on reconnect."""
+        self.active = False
+
+    def prepared(self, sha: str) -> PreparedCommit:
+        found = self._prepared.get(sha)
+        if found is None:
+            found = prepare(self.mirror.repo, sha)
+            if len(self._prepared) >= _CACHE_SIZE:
+                self._prepared.pop(next(iter(self._prepared)))
+            self._prepared[sha] = found
+        return found
+
+    def _take_role(self, conn: psycopg.Connection[Any]) -> bool:
+        if not self.active:
+            row = conn.execute("select pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)).fetchone()
+            conn.commit()
+            self.active = bool(row and row[0])
+        role = "active" if self.active else "standby"
+        self.metrics.active.set(1 if self.active else 0)
+        with self.state.lock:
+            self.state.role = role
+        if role != self._logged_role:
+            self._logged_role = role
+            text = (
+                "this daemon holds the leader lock and applies commits"
+                if self.active
+                else "another syncd holds the leader lock; this one watches and takes over"
+            )
+            event(role, text)
+        return self.active
+
+    def _publish(self, sync: dict[str, Any], head: str) -> None:
+        with self.state.lock:
+            self.state.applied = sync.get("applied_commit")
+            self.state.attempt = {
+                "commit": sync.get("attempted_commit"),
+                "outcome": sync.get("attempt_outcome"),
+                "at": sync["attempted_at"].isoformat() if sync.get("attempted_at") else None,
+                "error": sync.get("attempt_error"),
+            }
+            self.state.head_refused = (
+                head == sync.get("attempted_commit") and sync.get("attempt_outcome") == "refused"
+            )
+        self.metrics.head_refused.set(1 if self.state.head_refused else 0)
+
+    def _publish_lag(self, applied: str | None, head: str) -> None:
+        commits = 0 if applied == head else self.mirror.commits_between(applied, head)
+        with self.state.lock:
+            self.state.lag_commits = commits
+        self.metrics.lag_commits.set(commits if commits is not None else float("nan"))
+        self.metrics.lag_seconds.set(self.state.lag_seconds())
+
+    def _read(self, conn: psycopg.Connection[Any], head: str) -> dict[str, Any]:
+        sync = read_sync_state(conn)
+        conn.commit()
+        self._publish(sync, head)
+        return sync
+
+    def run(
+        self,
+        conn: psycopg.Connection[Any],
+        fetched: FetchResult,
+        refetch: Callable[[], FetchResult],
+    ) -> str:
+        """One cycle: `done`, `again` (run the next cycle at once) or `busy` (retry soon)."""
+        head = fetched.head
+        sync = self._read(conn, head)
+        applied = sync.get("applied_commit")
+        if not self._take_role(conn):
+            self._publish_lag(applied, head)
+            return "done"
+        if fetched.forced:
+            event(
+                "branch_rewritten",
+                f"branch {self.mirror.branch} was rewritten: {_short(fetched.previous)}"
+                f" -> {_short(head)} is not a fast-forward",
+                logging.WARNING,
+                previous=fetched.previous,
+                head=head,
+            )
+        refused = head == self.last_refused or (
+            head == sync.get("attempted_commit") and sync.get("attempt_outcome") == "refused"
+        )
+        result = "done"
+        if self.stopping.is_set():
+            return result
+        if head != applied and not refused:
+            relation = lineage(self.mirror.repo, applied, head)
+            if relation == "backward" and not fetched.forced and refetch().head != head:
+                return "again"
+            result = self._apply(conn, head, relation, applied)
+            sync = self._read(conn, head)
+            applied = sync.get("applied_commit")
+        if applied and result == "done" and not self.stopping.is_set():
+            self._check_drift(conn, applied)
+        self._publish_lag(applied, head)
+        return result
+
+    def _apply(
+        self, conn: psycopg.Connection[Any], sha: str, relation: str, applied: str | None
+    ) -> str:
+        prepared = self.prepared(sha)
+        if relation in ("backward", "rewritten") and prepared.validation.ok:
+            event(
+                "branch_rewritten",
+                f"moving the database from {_short(applied)} to {_short(sha)}, which does"
+                " not descend from it: the branch history was rewritten",
+                logging.WARNING,
+                applied=applied,
+                head=sha,
+                lineage=relation,
+            )
+        started = time.monotonic()
+        self.in_flight, self.current = conn, sha
+        try:
+            report = apply_prepared(
+                conn,
+                self.mirror.repo,
+                prepared,
+                wait_for_lock=False,
+                base=self._prepared.get(applied) if applied else None,
+            )
+        finally:
+            self.in_flight = None
+        self.current = None
+        took = time.monotonic() - started
+        outcome = report.outcome
+        self.metrics.applies.labels(outcome.outcome).inc()
+        if outcome.outcome in ("applied", "unchanged"):
+            self.metrics.duration.observe(took)
+            if report.lineage in ("backward", "rewritten"):
+                self.metrics.rewrites.inc()
+            event(
+                "applied",
+                f'applied {_short(sha)} "{prepared.info.summary}": {_changes(outcome)} changes'
+                f" in {took * 1000:.0f} ms",
+                commit=sha,
+                previous=applied,
+                changes=_changes(outcome),
+                lineage=report.lineage,
+                duration_ms=round(took * 1000, 1),
+            )
+            return "done"
+        if outcome.outcome == "refused":
+            self.last_refused = sha
+            self.metrics.failures.labels("invalid_commit").inc()
+            event(
+                "refused",
+                f'refused {_short(sha)} "{prepared.info.summary}": {outcome.reason};'
+                f" {_short(applied)} stays applied until a newer commit arrives",
+                logging.ERROR,
+                commit=sha,
+                reason=outcome.reason,
+            )
+            return "done"
+        if outcome.outcome == "superseded":
+            return "again"
+        event(
+            "busy",
+            f"{_short(sha)} not applied yet: {outcome.reason}; retrying shortly",
+            logging.DEBUG,
+        )
+        return "busy"
+
+    def _check_drift(self, conn: psycopg.Connection[Any], applied: str) -> None:
+        if not self.mirror.has_commit(applied):
+            if self._blind_to != applied:
+                self._blind_to = applied
+                event(
+                    "drift_unchecked",
+                    f"cannot check drift: the applied commit {_short(applied)} is not"
+                    f" in the history of {self.mirror.branch}",
+                    logging.WARNING,
+                    applied=applied,
+                )
+            return
+        prepared = self.prepared(applied)
+        if not prepared.validation.ok:
+            return
+        check = apply_prepared(conn, self.mirror.repo, prepared, dry_run=True, wait_for_lock=False)
+        if check.outcome.outcome != "dry-run":
+            return
+        diff = check.outcome.diff
+        names = tuple(
+            sorted([c.name for c in diff.params] + [f"{r.table}.{r.id}" for r in diff.rows])
+        )
+        with self.state.lock:
+            self.state.drift_rows, self.state.drift_checked_at = list(names), time.time()
+        self.metrics.drift_rows.set(len(names))
+        if not names:
+            if self._drift_seen and not self.self_heal:
+                event("drift_gone", "the database matches the applied commit again")
+            self._drift_seen = ()
+            return
+        if not self.self_heal:
+            if names != self._drift_seen:
+                event(
+                    "drift",
+                    f"{len(names)} rows differ from the applied commit {_short(applied)}:"
+                    f" {', '.join(names[:10])}; left as they are (--no-self-heal)",
+                    logging.WARNING,
+                    rows=len(names),
+                    keys=list(names[:50]),
+                )
+            self._drift_seen = names
+            return
+        self._correct(conn, prepared, names)
+
+    def _correct(
+        self, conn: psycopg.Connection[Any], prepared: PreparedCommit, names: tuple[str, ...]
+    ) -> None:
+        started = time.monotonic()
+        self.in_flight, self.current = conn, prepared.info.sha
+        try:
+            fixed = apply_prepared(conn, self.mirror.repo, prepared, wait_for_lock=False)
+        finally:
+            self.in_flight = None
+        self.current = None
+        if fixed.outcome.outcome != "applied":
+            return
+        took = time.monotonic() - started
+        self.metrics.duration.observe(took)
+        self.metrics.drift_corrections.inc()
+        self.metrics.drift_rows.set(0)
+        with self.state.lock:
+            self.state.drift_rows, self.state.drift_corrected_at = [], time.time()
+        event(
+            "drift_corrected",
+            f"put back {len(names)} rows changed outside git to the applied commit"
+            f" {_short(prepared.info.sha)}: {', '.join(names[:10])}",
+            logging.WARNING,
+            rows=len(names),
+            keys=list(names[:50]),
+            commit=prepared.info.sha,
+        )
+
+
+def record_failure(conn: psycopg.Connection[Any], sha: str, error: str) -> None:
+    """Record an apply that failed on the database side, so `syncd status` shows it."""
+    with conn.transaction():
+        conn.execute(
+            "update sync_state set attempted_commit = %s, attempted_at = now(),"
+            " attempt_outcome = 'failed', attempt_error = %s",
+            (sha, error[:2000]),
+        )

@@ -1,0 +1,334 @@
+"""`syncd run`: keep the database at the newest commit of a branch, whatever fails around it.
+
+The loop runs in the main thread: fetch the branch into the local mirror, then reconcile (see
+`syncd.daemon.cycle`), then sleep for the interval with jitter, or back off with jitter after a
+fault. The ref watcher (local repositories), the webhook and signals only wake the loop up; the
+HTTP threads only read the published state. On SIGTERM/SIGINT the transaction in flight gets
+`stop_timeout` seconds to finish, then it is cancelled (PostgreSQL rolls it back) and the
+process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from syncd.daemon.cycle import Reconciler, record_failure
+from syncd.daemon.httpserver import HttpServer
+from syncd.daemon.logs import event
+from syncd.daemon.metrics import Metrics
+from syncd.daemon.mirror import DEFAULT_FETCH_TIMEOUT, Mirror, default_state_dir, git_dir_of
+from syncd.daemon.refwatch import RefWatcher
+from syncd.daemon.runstate import Faults, RunState
+from syncd.daemon.webhook import SECRET_ENV, secret_from_env
+from syncd.errors import GitUnavailable
+from tonsurance.db import connect_primary, describe, resolve_dsn
+from tonsurance.errors import Unavailable, UsageProblem
+
+DEFAULT_LISTEN = "127.0.0.1:9187"
+CONNECT_TIMEOUT = 5
+# A dead daemon host must not keep the leader lock for the kernel's default two hours: both ends
+# probe an idle connection after 15 s and give up after three missed probes 5 s apart.
+_SERVER_KEEPALIVES = (
+    "select set_config('tcp_keepalives_idle', '15', false),"
+    " set_config('tcp_keepalives_interval', '5', false),"
+    " set_config('tcp_keepalives_count', '3', false)"
+)
+
+
+def _client_settings() -> dict[str, Any]:
+    return {
+        "application_name": "syncd",
+        "keepalives": 1,
+        "keepalives_idle": 15,
+        "keepalives_interval": 5,
+        "keepalives_count": 3,
+    }
+
+
+@dataclass
+class RunOptions:
+    repo: str
+    branch: str = "main"
+    dsn: str | None = None
+    interval: float = 30.0
+    listen: str | None = DEFAULT_LISTEN
+    state_dir: Path | None = None
+    self_heal: bool = True
+    watch: bool = True
+    fetch_timeout: float = DEFAULT_FETCH_TIMEOUT
+    stop_timeout: float = 10.0
+    once: bool = False
+
+
+def _one_line(exc: BaseException) -> str:
+    primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
+    return " ".join((primary or str(exc)).split()) or type(exc).__name__
+
+
+class Daemon:
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        try:
+            conninfo_to_dict(resolve_dsn(options.dsn))
+        except psycopg.Error:
+            raise UsageProblem(
+                "the database address is neither a key=value connection string nor a postgresql://"
+                " URL; check --dsn or TONSURANCE_DSN"
+            ) from None
+        self.mirror = Mirror(
+            options.repo,
+            options.branch,
+            options.state_dir or default_state_dir(),
+            options.fetch_timeout,
+        )
+        self.meter = Metrics(options.branch)
+        self.state = RunState(self.mirror.display_url, options.branch, options.self_heal)
+        self.faults = Faults(self.state, self.meter)
+        self.stopping = threading.Event()
+        self.reconciler = Reconciler(
+            self.mirror, self.state, self.meter, options.self_heal, self.stopping
+        )
+        self.wakeup = threading.Event()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._failed_cycles = 0
+
+    def status(self) -> dict[str, Any]:
+        return self.state.as_json()
+
+    def ready(self) -> tuple[bool, str]:
+        return self.state.ready()
+
+    def metrics(self) -> bytes:
+        self.meter.lag_seconds.set(self.state.lag_seconds())
+        return self.meter.render()
+
+    def wake(self, reason: str) -> None:
+        self.wakeup.set()
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._drop()
+            conn = connect_primary(
+                self.options.dsn, connect_timeout=CONNECT_TIMEOUT, **_client_settings()
+            )
+            conn.execute(_SERVER_KEEPALIVES)
+            conn.commit()
+            self._conn = conn
+        return self._conn
+
+    def _drop(self) -> None:
+        self.reconciler.lost_connection()
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                pass
+            self._conn = None
+
+    def cycle(self) -> str:
+        """Fetch and reconcile once: `done`, `again`, `busy`, `fault` or `stopped`."""
+        try:
+            return self._cycle()
+        except GitUnavailable as exc:
+            self.faults.down("git", str(exc))
+        except OSError as exc:
+            self.faults.down("disk", f"{exc.strerror or exc} ({exc.filename or self.mirror.path})")
+        except (Unavailable, psycopg.OperationalError) as exc:
+            return self._database_fault("database", _one_line(exc))
+        except psycopg.errors.UndefinedTable as exc:
+            return self._database_fault("apply", f"{_one_line(exc)}; run `syncd migrate` first")
+        except psycopg.Error as exc:
+            return self._database_fault("apply", _one_line(exc))
+        except Exception as exc:  # a bug must not stop the daemon: report it, back off, retry
+            self._drop()
+            if "internal" not in self.state.faults:
+                event(
+                    "internal_error",
+                    f"unexpected {type(exc).__name__}",
+                    logging.ERROR,
+                    exc_info=True,
+                )
+            self.faults.down(
+                "internal", f"{type(exc).__name__}: {_one_line(exc)}", reason="apply_error"
+            )
+        return "fault"
+
+    def _cycle(self) -> str:
+        fetched = self.mirror.fetch()
+        self.faults.up("git")
+        self.faults.up("disk")
+        self.state.saw_head(fetched.head)
+        conn = self._connection()
+        self.faults.up("database")
+        result = self.reconciler.run(conn, fetched, self.mirror.fetch)
+        self.faults.up("apply")
+        self.faults.up("internal")
+        now = time.time()
+        with self.state.lock:
+            self.state.last_success_at = now
+        self.meter.last_success.set(now)
+        return result
+
+    def _database_fault(self, kind: str, error: str) -> str:
+        sha, self.reconciler.current = self.reconciler.current, None
+        self._drop()
+        if self.stopping.is_set():
+            if sha:
+                event(
+                    "rolled_back",
+                    f"the apply of {sha[:12]} was rolled back on shutdown: {error}",
+                    logging.WARNING,
+                    commit=sha,
+                )
+            return "stopped"
+        self.faults.down(kind, error, reason="database" if kind == "database" else "apply_error")
+        if kind == "apply" and sha:
+            try:
+                with connect_primary(self.options.dsn, connect_timeout=CONNECT_TIMEOUT) as conn:
+                    record_failure(conn, sha, error)
+            except (Unavailable, psycopg.Error):
+                pass
+        return "fault"
+
+    def _delay(self, result: str) -> float:
+        interval = self.options.interval
+        if result == "again":
+            self._failed_cycles = 0
+            return 0.0
+        if result == "fault":
+            self._failed_cycles += 1
+            cap = min(max(interval * 2, 1.0), 60.0)
+            base = min(1.0, interval)
+            backoff: float = min(cap, base * 2.0 ** (self._failed_cycles - 1))
+            return backoff * random.uniform(0.5, 1.0)
+        self._failed_cycles = 0
+        if result == "busy":
+            return min(1.0, interval) * random.uniform(0.5, 1.0)
+        return interval * random.uniform(0.9, 1.1)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        again = self.stopping.is_set()
+        self.stopping.set()
+        self.wakeup.set()
+        if again:
+            grace = 0.0
+        elif self.reconciler.in_flight is None:
+            grace = self.options.stop_timeout
+            event("stopping", f"{name} received; stopping")
+        else:
+            grace = self.options.stop_timeout
+            event(
+                "stopping",
+                f"{name} received; the apply in flight has {grace:g} s to finish before it"
+                " is rolled back",
+            )
+        timer = threading.Timer(grace, self._cancel_in_flight)
+        timer.daemon = True
+        timer.start()
+
+    def _cancel_in_flight(self) -> None:
+        conn = self.reconciler.in_flight
+        if conn is not None:
+            try:
+                conn.cancel_safe(timeout=CONNECT_TIMEOUT)
+            except psycopg.Error:
+                pass
+
+    def _announce(
+        self, http: HttpServer | None, watcher: RefWatcher | None, secret: bytes | None
+    ) -> None:
+        opts = self.options
+        event(
+            "started",
+            f"following {opts.branch} of {self.mirror.display_url} every {opts.interval:g} s"
+            f" into {describe(resolve_dsn(opts.dsn))}",
+            repo=self.mirror.display_url,
+            branch=opts.branch,
+            interval=opts.interval,
+            listen=http.address if http else None,
+            watch=watcher is not None,
+            self_heal=opts.self_heal,
+            state_dir=str(self.mirror.path.parent.parent),
+        )
+        if http and secret is None:
+            event(
+                "webhook_off",
+                f"webhook disabled: {SECRET_ENV} is not set; POST /hooks/git answers 404",
+                logging.WARNING,
+            )
+        if not opts.self_heal:
+            event("self_heal_off", "--no-self-heal: drift is reported, not put back")
+
+    def _start_watcher(self) -> RefWatcher | None:
+        if not self.options.watch or self.options.once or self.mirror.local is None:
+            return None
+        git_dir = git_dir_of(self.mirror.local)
+        if git_dir is None:
+            return None
+        watcher = RefWatcher(
+            git_dir, self.options.branch, lambda: self.wake("watch"), self.stopping
+        )
+        watcher.start()
+        watcher.ready.wait(2.0)
+        return watcher
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or one cycle with `once`); the exit code."""
+        self.mirror.open()
+        secret = secret_from_env()
+        http = None
+        if self.options.listen and not self.options.once:
+            try:
+                http = HttpServer(self.options.listen, self, secret)
+            except BaseException:
+                self.mirror.close()
+                raise
+            http.start()
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        watcher = None
+        try:
+            watcher = self._start_watcher()
+            self._announce(http, watcher, secret)
+            result = "done"
+            while not self.stopping.is_set():
+                self.wakeup.clear()
+                result = self.cycle()
+                if self.options.once or result == "stopped":
+                    break
+                self.wakeup.wait(self._delay(result))
+        finally:
+            self.stopping.set()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if http:
+                http.stop()
+            self._drop()
+            self.mirror.close()
+        event("stopped", "syncd stopped")
+        if self.options.once:
+            return self._once_exit_code(result)
+        return 0
+
+    def _once_exit_code(self, result: str) -> int:
+        """3 when a dependency failed, 1 when the apply failed or the head was refused, else 0."""
+        if result == "fault":
+            return 3 if self.faults.unavailable() else 1
+        return 1 if self.state.head_refused else 0
+
+
+def run_daemon(options: RunOptions) -> int:
+    return Daemon(options).run()

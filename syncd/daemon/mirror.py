@@ -1,0 +1,244 @@
+"""A bare mirror of one branch in the state folder, fetched with a timeout.
+
+The daemon never reads a working tree: it fetches the branch into `refs/remotes/origin/<branch>`
+of a bare repository it owns and reads commits from there. A lock file keeps a second daemon off
+the same mirror; a mirror that disappears (disk replaced, folder wiped) is created again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from urllib.parse import unquote, urlparse
+
+import git
+
+from syncd.errors import GitUnavailable
+from syncd.sync.gitsource import check_rev, check_url, redact_url
+from tonsurance.errors import UsageProblem
+
+DEFAULT_FETCH_TIMEOUT = 60.0
+_SHA = re.compile(r"^[0-9a-f]{7,64}$")
+
+
+def default_state_dir() -> Path:
+    """systemd's STATE_DIRECTORY (/var/lib/syncd), else $XDG_CACHE_HOME/syncd or ~/.cache/syncd."""
+    systemd = os.environ.get("STATE_DIRECTORY")
+    if systemd:
+        return Path(systemd.split(":")[0])
+    cache = os.environ.get("XDG_CACHE_HOME")
+    return Path(cache) / "syncd" if cache else Path.home() / ".cache" / "syncd"
+
+
+def local_path(url: str) -> Path | None:
+    """The folder of a local remote (a path or file:// URL), else None (ssh, https, scp-like)."""
+    if url.startswith("file://"):
+        return Path(unquote(urlparse(url).path)).resolve()
+    if "://" in url:
+        return None
+    head = url.split(":", 1)[0]
+    if ":" in url and "/" not in head:
+        return None
+    return Path(url).resolve()
+
+
+def git_dir_of(path: Path) -> Path | None:
+    """The git folder holding the refs of a local repository, bare or not."""
+    if (path / "HEAD").is_file() and (path / "refs").is_dir():
+        return path
+    if (path / ".git" / "HEAD").is_file():
+        return path / ".git"
+    return None
+
+
+def check_branch(branch: str) -> str:
+    check_rev(branch)
+    if branch.startswith("-") or any(c in branch for c in "~^") or branch.endswith(".lock"):
+        raise UsageProblem(f"refusing branch {branch!r}: not a plain branch name")
+    return branch
+
+
+def _first_error(stderr: str) -> str:
+    """git's own reason: the first `fatal:`/`error:` line, else the last line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line.split(":", 1)[1].strip()
+    return lines[-1] if lines else ""
+
+
+def _git_env() -> dict[str, str]:
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
+    if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env:
+        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
+    return env
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    head: str
+    previous: str | None
+    forced: bool  # the branch moved to a commit that does not descend from the previous head
+
+
+class Mirror:
+    """The local bare copy of `branch` of `url`, under `state_dir/mirrors/`."""
+
+    def __init__(
+        self, url: str, branch: str, state_dir: Path, timeout: float = DEFAULT_FETCH_TIMEOUT
+    ) -> None:
+        check_url(url)
+        self.branch = check_branch(branch)
+        self.local = local_path(url)
+        self.url = str(self.local) if self.local else url
+        self.ref = f"refs/remotes/origin/{branch}"
+        digest = hashlib.sha256(self.url.encode()).hexdigest()[:16]
+        self.path = Path(state_dir) / "mirrors" / f"{digest}.git"
+        self.timeout = timeout
+        self._lock: IO[str] | None = None
+        self._repo: git.Repo | None = None
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+    def open(self) -> None:
+        """Take the mirror's lock (one daemon per mirror) and create the mirror if needed."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(self.path.parent / f"{self.path.name}.lock", "a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise UsageProblem(
+                f"another syncd is using the mirror {self.path};"
+                " give each daemon its own --state-dir"
+            ) from None
+        self._lock = lock
+        self._ensure()
+
+    def close(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def _ensure(self) -> None:
+        if (self.path / "HEAD").is_file():
+            return
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
+        shutil.rmtree(self.path, ignore_errors=True)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".new-"))
+        try:
+            self._setup("init", "--quiet", "--bare", str(fresh), cwd=self.path.parent)
+            self._setup("config", "remote.origin.url", self.url, cwd=fresh)
+            os.replace(fresh, self.path)
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+
+    def _setup(self, *args: str, cwd: Path) -> None:
+        """One step of creating the mirror; a failure raises before the mirror is put in place."""
+        done = self._git(*args, cwd=cwd)
+        if done.returncode != 0:
+            detail = redact_url(_first_error(done.stderr) or f"exit code {done.returncode}")
+            raise GitUnavailable(
+                f"cannot create the mirror {self.path}: git {args[0]} failed: {detail}"
+            )
+
+    @property
+    def repo(self) -> git.Repo:
+        if self._repo is None:
+            self._repo = git.Repo(str(self.path))
+        return self._repo
+
+    def _git(
+        self, *args: str, cwd: Path | None = None, timeout: float | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        try:
+            proc = subprocess.Popen(
+                ["git", *args],
+                cwd=cwd or self.path,
+                env=_git_env(),
+                text=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            if exc.filename == "git":
+                raise GitUnavailable("git is not installed or not on PATH") from None
+            raise
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise GitUnavailable(
+                f"git {args[0]} from {self.display_url} timed out after {timeout:g} s"
+            ) from None
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def _rev(self, rev: str) -> str | None:
+        done = self._git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    def head(self) -> str | None:
+        """The branch head as last fetched, or None before the first fetch."""
+        return self._rev(self.ref)
+
+    def fetch(self) -> FetchResult:
+        """Fetch the branch (force-updating the mirror's ref) within the timeout."""
+        self._ensure()
+        previous = self.head()
+        done = self._git(
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "origin",
+            f"+refs/heads/{self.branch}:{self.ref}",
+            timeout=self.timeout,
+        )
+        if done.returncode != 0:
+            detail = redact_url(_first_error(done.stderr) or f"exit code {done.returncode}")
+            raise GitUnavailable(
+                f"git fetch of {self.branch} from {self.display_url} failed: {detail}"
+            )
+        head = self.head()
+        if head is None:
+            raise GitUnavailable(f"branch {self.branch} of {self.display_url} has no commit")
+        forced = bool(previous and previous != head and not self.is_ancestor(previous, head))
+        return FetchResult(head, previous, forced)
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        if not (_SHA.match(older) and _SHA.match(newer)):
+            return False
+        return self._git("merge-base", "--is-ancestor", older, newer).returncode == 0
+
+    def has_commit(self, sha: str) -> bool:
+        return bool(_SHA.match(sha)) and self._rev(sha) is not None
+
+    def commits_between(self, older: str | None, newer: str) -> int | None:
+        """How many commits `newer` has that `older` lacks (None when it cannot be told)."""
+        if not _SHA.match(newer) or (older is not None and not _SHA.match(older)):
+            return None
+        if older is None:
+            done = self._git("rev-list", "--count", newer)
+        else:
+            done = self._git("rev-list", "--count", f"{older}..{newer}")
+        return int(done.stdout) if done.returncode == 0 and done.stdout.strip().isdigit() else None

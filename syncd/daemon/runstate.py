@@ -1,0 +1,162 @@
+"""What the daemon publishes for /status and /readyz, and one log line per change of a fault.
+
+The sync loop writes, the HTTP threads read; a lock guards both and readers get plain copies.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from syncd.daemon.logs import event
+from syncd.daemon.metrics import Metrics
+
+
+def _iso(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return dt.datetime.fromtimestamp(stamp, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class RunState:
+    repo: str
+    branch: str
+    self_heal: bool
+    started_at: float = field(default_factory=time.time)
+    head: str | None = None
+    head_seen_at: float | None = None
+    applied: str | None = None
+    attempt: dict[str, Any] = field(default_factory=dict)
+    head_refused: bool = False
+    lag_commits: int | None = None
+    drift_rows: list[str] = field(default_factory=list)
+    drift_checked_at: float | None = None
+    drift_corrected_at: float | None = None
+    role: str = "starting"
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    last_success_at: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def saw_head(self, head: str) -> None:
+        with self.lock:
+            if head != self.head:
+                self.head, self.head_seen_at = head, time.time()
+
+    def lag_seconds(self, now: float | None = None) -> float:
+        with self.lock:
+            if not self.head or self.applied == self.head or self.head_seen_at is None:
+                return 0.0
+            return max(0.0, (now or time.time()) - self.head_seen_at)
+
+    def ready(self) -> tuple[bool, str]:
+        """Ready when the database answered at the last cycle and holds the branch head."""
+        with self.lock:
+            if "database" in self.faults:
+                return False, f"database unavailable: {self.faults['database']['error']}"
+            if self.head is None:
+                return False, "the branch has not been fetched yet"
+            if self.applied != self.head:
+                why = " (the head failed validation)" if self.head_refused else ""
+                return (
+                    False,
+                    f"applied {str(self.applied)[:12]} is not the head {self.head[:12]}{why}",
+                )
+            return True, f"ready: {self.head[:12]} is applied"
+
+    def as_json(self) -> dict[str, Any]:
+        lag = self.lag_seconds()
+        with self.lock:
+            return {
+                "repo": self.repo,
+                "branch": self.branch,
+                "role": self.role,
+                "branch_head": self.head,
+                "applied_commit": self.applied,
+                "in_sync": bool(self.head) and self.head == self.applied,
+                "last_attempt": dict(self.attempt),
+                "head_refused": self.head_refused,
+                "lag_seconds": round(lag, 3),
+                "lag_commits": self.lag_commits,
+                "drift": {
+                    "rows": len(self.drift_rows),
+                    "keys": list(self.drift_rows[:50]),
+                    "self_heal": self.self_heal,
+                    "checked_at": _iso(self.drift_checked_at),
+                    "last_corrected_at": _iso(self.drift_corrected_at),
+                },
+                "faults": {name: dict(info) for name, info in self.faults.items()},
+                "last_success_at": _iso(self.last_success_at),
+                "started_at": _iso(self.started_at),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+            }
+
+
+DEPENDENCIES = ("database", "git", "disk")
+
+_DOWN = {"apply": "applying failed", "disk": "disk error", "internal": "unexpected error"}
+_UP = {"apply": "applying works", "disk": "disk works", "internal": "cycles work"}
+
+
+class Faults:
+    """Which dependency is failing; one log line when it fails and one when it is back."""
+
+    def __init__(self, state: RunState, metrics: Metrics) -> None:
+        self.state = state
+        self.metrics = metrics
+        self._since: dict[str, float] = {}
+        self._tries: dict[str, int] = {}
+
+    def down(self, name: str, error: str, reason: str | None = None) -> None:
+        self.metrics.failures.labels(reason or name).inc()
+        if name in DEPENDENCIES:
+            self.metrics.up.labels(name).set(0)
+        with self.state.lock:
+            first = name not in self.state.faults
+            self.state.faults[name] = {
+                "error": error,
+                "since": _iso(self._since.get(name, time.time())),
+            }
+        if first:
+            self._since[name], self._tries[name] = time.time(), 1
+            what = _DOWN.get(name, f"{name} unavailable")
+            event(
+                f"{name}_down",
+                f"{what}: {error}; retrying with backoff",
+                logging.ERROR,
+                error=error,
+            )
+        else:
+            self._tries[name] += 1
+
+    def up(self, name: str) -> None:
+        if name in DEPENDENCIES:
+            self.metrics.up.labels(name).set(1)
+        with self.state.lock:
+            was = self.state.faults.pop(name, None)
+        if was is not None:
+            took = time.time() - self._since.pop(name, time.time())
+            tries = self._tries.pop(name, 0)
+            what = _UP.get(name, f"{name} available")
+            event(
+                f"{name}_up",
+                f"{what} again after {took:.1f} s and {tries} failed tries",
+                down_seconds=round(took, 1),
+                failed_tries=tries,
+            )
+
+    def count(self) -> int:
+        with self.state.lock:
+            return len(self.state.faults)
+
+    def unavailable(self) -> bool:
+        """Whether a dependency (database, git, disk) is failing, rather than the apply itself."""
+        with self.state.lock:
+            return any(name in self.state.faults for name in DEPENDENCIES)

@@ -1,0 +1,149 @@
+"""The sync engine's entry points: read a commit, validate it, plan it, apply it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import git
+import psycopg
+
+from syncd.sync.database_diff import diff_database
+from syncd.sync.database_state import read_sync_state
+from syncd.sync.diff import Diff, diff_states
+from syncd.sync.gitsource import CommitInfo, open_repo, read_commit, resolve_commit
+from syncd.sync.transaction import ApplyOutcome, apply_state, record_refusal
+from tonsurance.config.state import ConfigState
+from tonsurance.config.validation import ValidationResult, validate_sources
+from tonsurance.db import connect, connect_primary
+
+
+@dataclass
+class PreparedCommit:
+    info: CommitInfo
+    validation: ValidationResult
+
+    @property
+    def state(self) -> ConfigState:
+        assert self.validation.state is not None
+        return self.validation.state
+
+
+def prepare(repo: git.Repo, rev: str) -> PreparedCommit:
+    """Read `rev`'s configuration from git objects and validate it."""
+    commit = resolve_commit(repo, rev)
+    return PreparedCommit(CommitInfo.of(commit), validate_sources(read_commit(commit)))
+
+
+def lineage(repo: git.Repo, previous: str | None, sha: str) -> str:
+    """How `sha` relates to the applied commit: `first`, `same`, `forward`, `backward` or `rewritten`."""
+    if not previous:
+        return "first"
+    if previous == sha:
+        return "same"
+    try:
+        old, new = repo.commit(previous), repo.commit(sha)
+        if repo.is_ancestor(old, new):
+            return "forward"
+        if repo.is_ancestor(new, old):
+            return "backward"
+    except (git.GitCommandError, git.BadName, ValueError):
+        pass
+    return "rewritten"
+
+
+def refusal_reason(validation: ValidationResult) -> str:
+    first = validation.problems[0] if validation.problems else None
+    more = len(validation.problems) - 1
+    text = str(first) if first else "validation failed"
+    return text + (f" (and {more} more)" if more > 0 else "")
+
+
+@dataclass
+class ApplyReport:
+    outcome: ApplyOutcome
+    lineage: str
+
+
+def apply_prepared(
+    conn: psycopg.Connection[Any],
+    repo: git.Repo,
+    prepared: PreparedCommit,
+    *,
+    allow_empty: bool = False,
+    dry_run: bool = False,
+    wait_for_lock: bool = True,
+    base: PreparedCommit | None = None,
+) -> ApplyReport:
+    """Apply a prepared commit; an invalid one is recorded as refused and changes nothing.
+
+    `base`, the last commit this caller applied, lets an unchanged database be diffed in memory.
+    """
+    previous = read_sync_state(conn).get("applied_commit")
+    conn.commit()
+    relation = lineage(repo, previous, prepared.info.sha)
+    if not prepared.validation.ok:
+        reason = refusal_reason(prepared.validation)
+        if not dry_run:
+            record_refusal(conn, prepared.info, reason)
+        outcome = ApplyOutcome(
+            "refused",
+            prepared.info.sha,
+            previous=previous,
+            reason=reason,
+            problems=list(prepared.validation.problems),
+        )
+        return ApplyReport(outcome, relation)
+    outcome = apply_state(
+        conn,
+        prepared.info,
+        prepared.state,
+        allow_empty=allow_empty,
+        dry_run=dry_run,
+        expected_applied=previous,
+        wait_for_lock=wait_for_lock,
+        base=(base.info.sha, base.state) if base is not None and base.validation.ok else None,
+    )
+    return ApplyReport(outcome, relation)
+
+
+def apply_commit(
+    repo_path: str | Path,
+    rev: str = "HEAD",
+    dsn: str | None = None,
+    *,
+    allow_empty: bool = False,
+    dry_run: bool = False,
+) -> ApplyReport:
+    """`syncd apply`: make the database equal to `rev`; retried once if another writer moved first."""
+    repo = open_repo(repo_path)
+    prepared = prepare(repo, rev)
+    with connect_primary(dsn) as conn:
+        report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)
+        if report.outcome.outcome == "superseded":
+            report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)
+    return report
+
+
+def plan_against_database(
+    repo_path: str | Path, rev: str, dsn: str | None
+) -> tuple[PreparedCommit, Diff]:
+    """The difference between `rev` and what the database holds now."""
+    prepared = prepare(open_repo(repo_path), rev)
+    if not prepared.validation.ok:
+        return prepared, Diff()
+    with connect(dsn) as conn:
+        with conn.transaction():
+            return prepared, diff_database(conn, prepared.state)
+
+
+def plan_between(
+    repo_path: str | Path, base: str, head: str
+) -> tuple[PreparedCommit, PreparedCommit, Diff]:
+    """The difference between two commits, without a database."""
+    repo = open_repo(repo_path)
+    before, after = prepare(repo, base), prepare(repo, head)
+    if not (before.validation.ok and after.validation.ok):
+        return before, after, Diff()
+    return before, after, diff_states(before.state, after.state)

@@ -1,0 +1,213 @@
+"""Make the database equal to one commit's configuration, in one transaction.
+
+Order inside the transaction: advisory lock (one writer at a time), compare-and-set on the
+recorded applied commit (a slower writer never moves the database back), read what the database
+holds, diff, write only the changed rows with the commit's metadata handed to the audit trigger,
+record the applied commit, NOTIFY (delivered by PostgreSQL on commit).
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from syncd.sync.database_diff import diff_database
+from syncd.sync.database_state import drifted_since_sync, read_sync_state, read_tables
+from syncd.sync.diff import Diff, diff_params, diff_rows
+from syncd.sync.gitsource import CommitInfo
+from syncd.sync.rowwriter import write_diff
+from tonsurance.config.problems import Problem
+from tonsurance.config.state import ConfigState
+from tonsurance.db import NOTIFY_CHANNEL
+
+APPLY_LOCK_KEY = 0x746F6E73  # "tons"
+UNCHECKED: Any = object()
+
+
+@dataclass
+class ApplyOutcome:
+    """What one apply did: `applied`, `unchanged`, `refused`, `superseded`, `standby` or `dry-run`."""
+
+    outcome: str
+    commit: str
+    diff: Diff = field(default_factory=Diff)
+    drift: bool = False
+    previous: str | None = None
+    reason: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+
+def applier_name() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class _DryRun(Exception):
+    pass
+
+
+def _lock(conn: psycopg.Connection[Any], wait: bool) -> bool:
+    with conn.cursor() as cur:
+        if wait:
+            cur.execute("select pg_advisory_xact_lock(%s)", (APPLY_LOCK_KEY,))
+            return True
+        cur.execute("select pg_try_advisory_xact_lock(%s)", (APPLY_LOCK_KEY,))
+        row = cur.fetchone()
+        return bool(row and row[0])
+
+
+def _record_attempt(
+    conn: psycopg.Connection[Any],
+    info: CommitInfo,
+    outcome: str,
+    error: str,
+    changes: int,
+    *,
+    applied: bool,
+    reapply: bool = False,
+) -> None:
+    """Record the attempt in sync_state and sync_runs.
+
+    A re-apply of the applied commit (nothing to do, or drift put back) is a run but not a new
+    attempt: the last attempted commit, say a refused head, stays visible in `syncd status`.
+    """
+    who = applier_name()
+    with conn.cursor() as cur:
+        if not reapply:
+            cur.execute(
+                """
+                insert into sync_state (id, attempted_commit, attempted_at, attempt_outcome, attempt_error)
+                values (true, %(sha)s, now(), %(outcome)s, %(error)s)
+                on conflict (id) do update
+                   set attempted_commit = excluded.attempted_commit, attempted_at = now(),
+                       attempt_outcome = excluded.attempt_outcome, attempt_error = excluded.attempt_error
+                """,
+                {"sha": info.sha, "outcome": outcome, "error": error or None},
+            )
+        if applied:
+            cur.execute(
+                "update sync_state set applied_commit = %s, applied_at = now(), applied_by = %s",
+                (info.sha, who),
+            )
+        cur.execute(
+            "insert into sync_runs (commit, started_at, finished_at, outcome, changes, message, host)"
+            " values (%s, now(), clock_timestamp(), %s, %s, %s, %s)",
+            (
+                info.sha,
+                outcome,
+                changes,
+                error or ("drift correction" if reapply and changes else info.summary),
+                who,
+            ),
+        )
+
+
+def _hand_commit_to_trigger(conn: psycopg.Connection[Any], info: CommitInfo, reason: str) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select set_config('tonsurance.commit_sha', %s, true),"
+            " set_config('tonsurance.commit_author', %s, true),"
+            " set_config('tonsurance.commit_message', %s, true),"
+            " set_config('tonsurance.change_reason', %s, true)",
+            (info.sha, info.author, info.message, reason),
+        )
+
+
+def fast_diff(
+    conn: psycopg.Connection[Any],
+    sync: dict[str, Any],
+    base: tuple[str, ConfigState] | None,
+    state: ConfigState,
+) -> Diff | None:
+    """The diff against `base` when the database provably still holds it, else None.
+
+    Provably: `base` is the recorded applied commit, and no change without a commit (drift,
+    including TRUNCATE) was audited since that apply. Table rows are few and always read back.
+    """
+    if base is None or not sync.get("applied_commit") or base[0] != sync["applied_commit"]:
+        return None
+    if drifted_since_sync(conn):
+        return None
+    return Diff(
+        diff_params(base[1].parameters, state.parameters),
+        diff_rows(read_tables(conn), state.tables),
+    )
+
+
+def record_refusal(conn: psycopg.Connection[Any], info: CommitInfo, reason: str) -> None:
+    """Record an attempt that changed nothing and why, in its own transaction."""
+    with conn.transaction():
+        _record_attempt(conn, info, "refused", reason, 0, applied=False)
+
+
+def apply_state(
+    conn: psycopg.Connection[Any],
+    info: CommitInfo,
+    state: ConfigState,
+    *,
+    allow_empty: bool = False,
+    dry_run: bool = False,
+    expected_applied: Any = UNCHECKED,
+    wait_for_lock: bool = True,
+    base: tuple[str, ConfigState] | None = None,
+) -> ApplyOutcome:
+    """Reconcile the database to `state` (already validated) for commit `info`.
+
+    `base` is (sha, state) of a commit the caller knows; when it is the applied commit and the
+    audit log shows no hand edit since the last sync, the diff is computed against it in memory
+    instead of reading every row back (see `fast_diff`).
+    """
+    result = ApplyOutcome("applied", info.sha)
+    try:
+        with conn.transaction():
+            if not _lock(conn, wait_for_lock):
+                return ApplyOutcome(
+                    "standby", info.sha, reason="another syncd holds the apply lock"
+                )
+            sync = read_sync_state(conn)
+            result.previous = sync.get("applied_commit")
+            if expected_applied is not UNCHECKED and result.previous != expected_applied:
+                return ApplyOutcome(
+                    "superseded",
+                    info.sha,
+                    previous=result.previous,
+                    reason=f"the applied commit moved to {result.previous} while this apply was prepared",
+                )
+            result.diff = fast_diff(conn, sync, base, state) or diff_database(conn, state)
+            result.drift = result.previous == info.sha and not result.diff.empty
+            if dry_run:
+                result.outcome = "dry-run"
+                raise _DryRun
+            if state.is_empty() and not allow_empty:
+                result.outcome = "refused"
+                result.reason = "the commit would remove every parameter and row; pass --allow-empty to allow it"
+            elif result.diff.empty:
+                result.outcome = "unchanged"
+            else:
+                _hand_commit_to_trigger(
+                    conn, info, "drift correction" if result.drift else "commit"
+                )
+                write_diff(conn, result.diff, info.sha)
+            changed = result.outcome == "applied"
+            _record_attempt(
+                conn,
+                info,
+                result.outcome,
+                result.reason,
+                len(result.diff.params) + len(result.diff.rows) if changed else 0,
+                applied=result.outcome != "refused",
+                reapply=result.previous == info.sha and result.outcome != "refused",
+            )
+            if changed or (result.outcome == "unchanged" and result.previous != info.sha):
+                with conn.cursor() as cur:
+                    cur.execute("select pg_notify(%s, %s)", (NOTIFY_CHANNEL, info.sha))
+    except _DryRun:
+        pass
+    return result

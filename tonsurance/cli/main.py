@@ -1,0 +1,184 @@
+"""The `tonsurance` command: a premium quote from the configuration syncd put in the database.
+
+Errors are handled once, at the boundary (`tonsurance.cli.boundary`): one line
+`tonsurance: error: ...` on stderr and an exit code (0 ok, 1 invalid, 2 usage, 3 unavailable).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import click
+
+from tonsurance.cli import boundary as cliboundary
+from tonsurance.config.layout import CONFIG_DIR, default_root
+from tonsurance.config.loader import ConfigLoader
+from tonsurance.config.model import Snapshot
+from tonsurance.db import describe, resolve_dsn
+from tonsurance.errors import UsageProblem
+from tonsurance.pricing import Quote, calculate_premium
+
+log = logging.getLogger("tonsurance")
+log.addHandler(logging.NullHandler())
+
+PROG = "tonsurance"
+
+
+class ErrorBoundary(cliboundary.ErrorBoundary):
+    """The shared error boundary, with `tonsurance:` before every error line."""
+
+    prog = PROG
+
+
+@click.group(cls=ErrorBoundary)
+@click.option("--debug", is_flag=True, help="Print tracebacks of unexpected errors.")
+def main(debug: bool) -> None:
+    """Tonsurance pricing from the configuration synced from git."""
+
+
+def load_snapshot(dsn: str | None) -> tuple[Snapshot, str | None]:
+    """The database's snapshot, else the file defaults with the reason the database failed."""
+    loader = ConfigLoader(dsn, listen=False)
+    try:
+        loader.start(background=False)
+        snap = loader.snapshot
+        reason = None if snap.source == "database" else loader.stats()["last_error"]
+    finally:
+        loader.stop()
+    return snap, reason
+
+
+def _usd(amount: float) -> str:
+    return f"{amount:,.2f} USD"
+
+
+def _cents(cents: int) -> str:
+    return f"{cents // 100:,}.{cents % 100:02d} USD"
+
+
+def render_quote(
+    quote: Quote, snap: Snapshot, coverage_usd: float, days: int, dsn: str | None
+) -> str:
+    """The premium, each factor that made it, and where the configuration came from."""
+    p = snap.pricing
+    rate_note = "" if quote.asset in p.base_rate else f"  (no rate for {quote.asset}: default rate)"
+    minimum_note = "  (applied)" if quote.minimum_applied else ""
+    if snap.source == "database":
+        origin = f"database {describe(resolve_dsn(dsn))}, commit {snap.commit}"
+    else:
+        origin = f"file defaults in {default_root() / CONFIG_DIR}"
+    lines = [
+        f"{quote.asset}: {_usd(coverage_usd)} of coverage for {days} days",
+        f"premium              {_cents(quote.premium_cents)}",
+        f"  base rate          {quote.base_rate:.6f} a year{rate_note}",
+        f"  risk factor        {quote.risk_factor:.6f}",
+        f"  trigger factor     {quote.trigger_factor:.6f}",
+        f"  size factor        {quote.size_factor:.6f}",
+        f"  utilization mult.  {quote.utilization_multiplier:.6f}",
+        f"  claims factor      {quote.claims_factor:.6f}",
+        f"  duration factor    {quote.duration_factor:.6f}"
+        f"  (sqrt({days} / {p.duration_base_days}))",
+        f"  rated premium      {_usd(quote.computed_usd)}",
+        f"  minimum premium    {_usd(quote.minimum_usd)}{minimum_note}",
+        f"configuration: {origin}",
+    ]
+    return "\n".join(lines)
+
+
+def _finite(name: str, value: float | None) -> None:
+    if value is not None and not math.isfinite(value):
+        raise UsageProblem(f"{name} must be a finite number, got {value}")
+
+
+@main.command()
+@click.argument("asset")
+@click.argument("coverage_usd", type=float, metavar="COVERAGE_USD")
+@click.option(
+    "--days", type=click.IntRange(min=1), default=90, show_default=True, help="Policy duration."
+)
+@click.option(
+    "--trigger",
+    type=float,
+    default=None,
+    metavar="PRICE",
+    help="Trigger price; default the base trigger.",
+)
+@click.option(
+    "--utilization",
+    type=float,
+    default=0.0,
+    show_default=True,
+    metavar="U",
+    help="Vault utilization, 0 to 1.",
+)
+@click.option(
+    "--risk-score",
+    "risk_scores",
+    multiple=True,
+    metavar="FACTOR=SCORE",
+    help="A risk score in [0, 1] for one weighted factor, e.g. reserve_quality=0.4; repeatable.",
+)
+@click.option(
+    "--loss-ratio",
+    type=float,
+    default=None,
+    metavar="RATIO",
+    help="The book's loss ratio for the claims adjustment; default the target loss ratio.",
+)
+@click.option(
+    "--dsn",
+    default=None,
+    metavar="DSN",
+    help="Database address; default TONSURANCE_DSN, else libpq's PG* variables.",
+)
+def quote(
+    asset: str,
+    coverage_usd: float,
+    days: int,
+    trigger: float | None,
+    utilization: float,
+    risk_scores: tuple[str, ...],
+    loss_ratio: float | None,
+    dsn: str | None,
+) -> None:
+    """Quote the premium for COVERAGE_USD of ASSET (file defaults if the database is down)."""
+    for name, value in (
+        ("coverage", coverage_usd),
+        ("trigger", trigger),
+        ("utilization", utilization),
+        ("loss ratio", loss_ratio),
+    ):
+        _finite(name, value)
+    scores = _parse_scores(risk_scores)
+    snap, reason = load_snapshot(dsn)
+    if reason is not None:
+        click.echo(f"{PROG}: warning: using the file defaults; {reason}", err=True)
+    result = calculate_premium(
+        snap,
+        asset,
+        coverage_usd,
+        days,
+        trigger,
+        utilization=utilization,
+        risk_scores=scores or None,
+        loss_ratio=loss_ratio,
+    )
+    click.echo(render_quote(result, snap, coverage_usd, days, dsn))
+
+
+def _parse_scores(pairs: tuple[str, ...]) -> dict[str, float]:
+    """`FACTOR=SCORE` options as a dict; a malformed one is a usage error naming it."""
+    scores: dict[str, float] = {}
+    for pair in pairs:
+        factor, sep, text = pair.partition("=")
+        try:
+            score = float(text)
+        except ValueError:
+            score = math.nan
+        if not sep or not factor or not math.isfinite(score):
+            raise UsageProblem(
+                f"--risk-score {pair!r}: expected FACTOR=SCORE with a number, e.g. reserve_quality=0.4"
+            )
+        scores[factor] = score
+    return scores
