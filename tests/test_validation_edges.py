@@ -2,6 +2,7 @@
 store, and date rules judged against the commit's own date, the same on every host."""
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -233,3 +234,52 @@ def test_working_tree_is_judged_against_todays_utc_date(tree: Path, zone: str):
         pytest.skip("the UTC date changed during the test")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert refused.returncode == 1 and f"{tomorrow} is in the future" in refused.stdout
+
+
+def _all_verified(tree: Path) -> Path:
+    depegs = tree / "config/historical_depegs.yaml"
+    depegs.write_text(depegs.read_text().replace("verified: false", "verified: true"))
+    return depegs
+
+
+def test_unverified_event_is_a_warning_in_every_format(tree: Path):
+    """An unverified depeg event is a warning with file, line and column in the text, JSON and
+    GitHub reports; the configuration still passes."""
+    depegs = _all_verified(tree)
+    clean = syncd("validate", "--repo", str(tree))
+    assert clean.returncode == 0 and "warning" not in clean.stdout, clean.stdout
+    edit(depegs, "verified: true", "verified: false")
+    line = line_of(depegs, "verified: false")
+    text = syncd("validate", "--repo", str(tree))
+    assert text.returncode == 0, text.stdout + text.stderr
+    lines = text.stdout.splitlines()
+    assert lines[-2].startswith(
+        f"config/historical_depegs.yaml:{line}:15: warning: events[0].verified: "
+        "event 'usdc-svb-2023' of USDC is not verified"
+    ), lines
+    assert lines[-1].startswith("ok: ") and lines[-1].endswith("(1 warning)")
+    report = syncd("validate", "--repo", str(tree), "--format", "json")
+    assert report.returncode == 0
+    parsed = json.loads(report.stdout)
+    assert parsed["ok"] is True and parsed["problems"] == []
+    assert [(w["file"], w["line"], w["path"]) for w in parsed["warnings"]] == [
+        ("config/historical_depegs.yaml", line, "events[0].verified")
+    ]
+    github = syncd("validate", "--repo", str(tree), "--format", "github")
+    assert github.returncode == 0
+    assert github.stdout.startswith(
+        f"::warning file=config/historical_depegs.yaml,line={line},col=15,"
+    ), github.stdout
+
+
+def test_warnings_are_reported_beside_problems(tree: Path):
+    """A configuration with a problem still lists its warnings, and fails on the problem only."""
+    depegs = _all_verified(tree)
+    edit(depegs, "verified: true", "verified: false")
+    edit(tree / "config/pricing.yaml", "USDC: 0.04", "USDC: -0.04")
+    done = syncd("validate", "--repo", str(tree))
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("config/pricing.yaml:") and "-0.04 is less than" in lines[0]
+    assert "warning: events[0].verified" in lines[1]
+    assert lines[-1] == "1 problem in 1 file (1 warning)"

@@ -18,18 +18,30 @@ def _counts(result: ValidationResult) -> dict[str, int]:
     return counts
 
 
+def _warning_count(result: ValidationResult) -> str:
+    n = len(result.warnings)
+    return f" ({n} warning{'s' if n != 1 else ''})" if n else ""
+
+
 def _summary(result: ValidationResult) -> str:
     if result.ok:
         counts = _counts(result)
         detail = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items())
-        return f"ok: {detail}"
+        return f"ok: {detail}{_warning_count(result)}"
     files = len({p.file for p in result.problems})
     noun = "problem" if len(result.problems) == 1 else "problems"
-    return f"{len(result.problems)} {noun} in {files} file{'s' if files != 1 else ''}"
+    in_files = f"in {files} file{'s' if files != 1 else ''}"
+    return f"{len(result.problems)} {noun} {in_files}{_warning_count(result)}"
+
+
+def warning_line(warning: Problem) -> str:
+    """`file:line:col: warning: path: message`."""
+    return f"{warning.file}:{warning.line}:{warning.column}: warning: {warning.where}: {warning.message}"
 
 
 def render_text(result: ValidationResult) -> str:
     lines = [str(p) for p in result.problems]
+    lines.extend(warning_line(w) for w in result.warnings)
     lines.append(_summary(result))
     return "\n".join(lines)
 
@@ -39,6 +51,7 @@ def render_json(result: ValidationResult) -> str:
         {
             "ok": result.ok,
             "problems": [p.as_dict() for p in result.problems],
+            "warnings": [w.as_dict() for w in result.warnings],
             "counts": _counts(result),
         },
         indent=2,
@@ -53,16 +66,18 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def github_annotation(problem: Problem) -> str:
+def github_annotation(problem: Problem, level: str = "error") -> str:
+    """`::error file=…,line=…,col=…,title=…::message` (or `::warning …`)."""
     props = (
         f"file={_escape_property(problem.file)},line={problem.line},col={problem.column},"
         f"title={_escape_property(problem.where)}"
     )
-    return f"::error {props}::{_escape_data(problem.where + ': ' + problem.message)}"
+    return f"::{level} {props}::{_escape_data(problem.where + ': ' + problem.message)}"
 
 
 def render_github(result: ValidationResult) -> str:
     lines = [github_annotation(p) for p in result.problems]
+    lines.extend(github_annotation(w, "warning") for w in result.warnings)
     lines.append(_summary(result))
     return "\n".join(lines)
 

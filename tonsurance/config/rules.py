@@ -149,6 +149,16 @@ def _scenarios(docs: Documents, where: Where, today: dt.date) -> Iterator[Proble
             )
 
 
+def _unverified_events(docs: Documents, where: Where, today: dt.date) -> Iterator[Problem]:
+    for i, event in enumerate(docs["historical_depegs"].get("events", [])):
+        if not event["verified"]:
+            yield where["historical_depegs"].problem(
+                ("events", i, "verified"),
+                f"event {event['id']!r} of {event['asset']} is not verified, so the risk "
+                "figures leave it out; check its figures against the cited source",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     _tiers_ordered("size_discounts", "discount"),
     _tiers_ordered("utilization_multipliers", "multiplier"),
@@ -160,6 +170,23 @@ RULES: tuple[Rule, ...] = (
     _depegs,
     _scenarios,
 )
+
+
+# Findings that refuse nothing but should be seen in review, each with the documents it reads.
+WARNINGS: tuple[tuple[frozenset[str], Rule], ...] = (
+    (frozenset({"historical_depegs"}), _unverified_events),
+)
+
+
+def check_warnings(docs: Documents, where: Where, today: dt.date | None = None) -> list[Problem]:
+    """Warnings from every warning rule whose documents (the keys of `docs`) passed their schema."""
+    day = today or utc_today()
+    return [
+        warning
+        for needs, rule in WARNINGS
+        if needs <= docs.keys()
+        for warning in rule(docs, where, day)
+    ]
 
 
 def check_rules(docs: Documents, where: Where, today: dt.date | None = None) -> list[Problem]:

@@ -14,7 +14,7 @@ from referencing.exceptions import Unresolvable
 
 from tonsurance.config.layout import CONFIG_DIR, CONFIG_FILES, SCHEMA_DIR, schema_path
 from tonsurance.config.problems import Positions, Problem
-from tonsurance.config.rules import check_rules
+from tonsurance.config.rules import check_rules, check_warnings
 from tonsurance.config.schemacheck import SchemaUnusable, check_document, compile_schema
 from tonsurance.config.sources import SourceFiles
 from tonsurance.config.state import ConfigState, build_state
@@ -23,7 +23,10 @@ from tonsurance.config.yamlread import YamlProblem, read_yaml
 
 @dataclass
 class ValidationResult:
+    """Problems refuse the configuration; warnings are reported but refuse nothing."""
+
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
     documents: dict[str, Any] = field(default_factory=dict)
     state: ConfigState | None = None
 
@@ -62,6 +65,7 @@ def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> Vali
     result = ValidationResult(problems=list(sources.problems) + _file_problems(sources))
     positions: dict[str, Positions] = {}
     schemas: dict[str, Mapping[str, Any]] = {}
+    valid: dict[str, Any] = {}
     clean = True
     for name, path in CONFIG_FILES.items():
         data = sources.files.get(path)
@@ -95,12 +99,15 @@ def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> Vali
             ]
         result.problems.extend(found)
         clean = clean and not found
+        if not found:
+            valid[name] = document
         result.documents[name] = document
         positions[name] = where
         schemas[name] = validator.schema if isinstance(validator.schema, Mapping) else {}
+    day = today or sources.as_of
     if clean and not result.problems:
-        day = today or sources.as_of
         result.problems.extend(check_rules(result.documents, positions, day))
+    result.warnings.extend(check_warnings(valid, positions, day))
     if not result.problems:
         result.state = build_state(result.documents, schemas)
     return result
