@@ -37,6 +37,8 @@ from tonsurance.errors import Unavailable, UsageProblem
 
 DEFAULT_LISTEN = "127.0.0.1:9187"
 CONNECT_TIMEOUT = 5
+# /readyz trusts a fetch for three intervals, plus the time one fetch may take to time out.
+FRESH_INTERVALS = 3
 # A dead daemon host must not keep the leader lock for the kernel's default two hours: both ends
 # probe an idle connection after 15 s and give up after three missed probes 5 s apart.
 _SERVER_KEEPALIVES = (
@@ -93,7 +95,12 @@ class Daemon:
             options.fetch_timeout,
         )
         self.meter = Metrics(options.branch)
-        self.state = RunState(self.mirror.display_url, options.branch, options.self_heal)
+        self.state = RunState(
+            self.mirror.display_url,
+            options.branch,
+            options.self_heal,
+            fresh_within=FRESH_INTERVALS * options.interval + options.fetch_timeout,
+        )
         self.faults = Faults(self.state, self.meter)
         self.stopping = threading.Event()
         self.reconciler = Reconciler(

@@ -102,7 +102,8 @@ class Mirror:
         self.url = str(self.local) if self.local else url
         self.ref = f"refs/remotes/origin/{branch}"
         digest = hashlib.sha256(self.url.encode()).hexdigest()[:16]
-        self.path = Path(state_dir) / "mirrors" / f"{digest}.git"
+        # Resolved once: git runs in other folders, where a relative path would mean another place.
+        self.path = Path(state_dir).expanduser().resolve() / "mirrors" / f"{digest}.git"
         self.timeout = timeout
         self._lock: IO[str] | None = None
         self._repo: git.Repo | None = None

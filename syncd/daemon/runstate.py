@@ -29,6 +29,7 @@ class RunState:
     repo: str
     branch: str
     self_heal: bool
+    fresh_within: float = 90.0  # seconds a successful fetch keeps the daemon ready
     started_at: float = field(default_factory=time.time)
     head: str | None = None
     head_seen_at: float | None = None
@@ -42,10 +43,13 @@ class RunState:
     role: str = "starting"
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
     last_success_at: float | None = None
+    last_fetch_at: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def saw_head(self, head: str) -> None:
+        """The fetch just succeeded and found `head`."""
         with self.lock:
+            self.last_fetch_at = time.time()
             if head != self.head:
                 self.head, self.head_seen_at = head, time.time()
 
@@ -55,13 +59,27 @@ class RunState:
                 return 0.0
             return max(0.0, (now or time.time()) - self.head_seen_at)
 
+    def _stale(self, now: float) -> str | None:
+        """Why the published head cannot be trusted to be the branch head, or None."""
+        for name in ("git", "disk", "descriptors"):
+            if name in self.faults:
+                return f"{name} unavailable: {self.faults[name]['error']}"
+        if self.last_fetch_at is None:
+            return "the branch has not been fetched yet"
+        age = now - self.last_fetch_at
+        if age > self.fresh_within:
+            return f"the last successful fetch was {age:.0f} s ago"
+        return None
+
     def ready(self) -> tuple[bool, str]:
-        """Ready when the database answered at the last cycle and holds the branch head."""
+        """Ready when the database answered at the last cycle, a fetch succeeded within
+        `fresh_within` seconds and the applied commit is the head it found."""
         with self.lock:
             if "database" in self.faults:
                 return False, f"database unavailable: {self.faults['database']['error']}"
-            if self.head is None:
-                return False, "the branch has not been fetched yet"
+            stale = self._stale(time.time())
+            if stale or self.head is None:
+                return False, stale or "the branch has not been fetched yet"
             if self.applied != self.head:
                 why = " (the head failed validation)" if self.head_refused else ""
                 return (
@@ -79,7 +97,10 @@ class RunState:
                 "role": self.role,
                 "branch_head": self.head,
                 "applied_commit": self.applied,
-                "in_sync": bool(self.head) and self.head == self.applied,
+                "in_sync": bool(self.head)
+                and self.head == self.applied
+                and self._stale(time.time()) is None,
+                "last_fetch_at": _iso(self.last_fetch_at),
                 "last_attempt": dict(self.attempt),
                 "head_refused": self.head_refused,
                 "lag_seconds": round(lag, 3),
