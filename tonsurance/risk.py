@@ -1,17 +1,24 @@
 """Actuarial risk from a snapshot's historical depeg events and stress scenarios.
 
-The same formulas as the SQL functions of migrations/002 and 003 (a test compares them):
+The same formulas as the SQL functions of migrations/014 and 015 (tests compare them on the
+shipped configuration and on generated histories):
 
     annual_depeg_probability = 1 - exp(-n / lookback_years), n = verified events of the asset with
-        low_price < threshold and start_date > as_of - lookback_years * 365.25 days
+        low_price < threshold and 0 <= (as_of - start_date in days) < lookback_years * 365.25;
+        1 exactly once n / lookback_years >= 40 (1 - exp(-x) rounds to 1 from x = 37.5 on; the
+        SQL would otherwise fail with an underflow where Python gives 1)
     expected_severity        = mean(1 - low_price), verified events of the asset with low_price < 1
-    expected_loss_per_policy = P(asset, trigger, historical_data_years) * coverage
+    expected_loss_per_policy = P(asset, trigger, historical_data_years, as_of) * coverage
                                * mean(1 - low_price), verified events with low_price < trigger
+                               that started on or before as_of
     stressed_price           = 1 + price_impacts[asset]           (None if the asset is absent)
     stress_payout            = coverage * (1 - stressed) if stressed < trigger else 0
     stress test              = total_payout, btc_pnl = btc_exposure * btc_change,
                                capital_after = capital + btc_pnl - total_payout, solvent = >= 0
     (a mean over no events is 0)
+
+`as_of` is a point in time: an event that starts after it is not counted, as if it had not
+happened yet. Without one it is today's date in UTC, on both sides.
 
 Monte Carlo VaR and the reserve requirement, which build on these, are in `tonsurance.var`.
 """
@@ -26,9 +33,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tonsurance.config.model import DepegEvent, Snapshot, StressScenario
+from tonsurance.config.rules import utc_today
 from tonsurance.errors import InvalidConfig, UsageProblem
 
 DAYS_PER_YEAR = 365.25
+SATURATION = 40.0  # n / lookback_years from which the probability is exactly 1
 
 
 def counted_events(
@@ -41,14 +50,14 @@ def counted_events(
     """The events that `annual_depeg_probability` counts."""
     if not lookback_years > 0:
         raise UsageProblem(f"lookback_years must be positive, got {lookback_years}")
-    day = as_of or dt.date.today()
+    day = as_of or utc_today()
     window = lookback_years * DAYS_PER_YEAR
     for e in events:
         if (
             e.verified
             and e.asset == asset
             and e.low_price < threshold
-            and (day - e.start_date).days < window
+            and 0 <= (day - e.start_date).days < window
         ):
             yield e
 
@@ -62,12 +71,26 @@ def annual_depeg_probability(
 ) -> float:
     """The chance of at least one depeg below `threshold` in a year, from the lookback's rate."""
     n = sum(1 for _ in counted_events(events, asset, threshold, lookback_years, as_of))
+    return probability_from_count(n, lookback_years)
+
+
+def probability_from_count(n: int, lookback_years: float) -> float:
+    """1 - exp(-n / lookback_years), exactly 1 from n / lookback_years >= SATURATION on."""
+    if n and lookback_years <= n / SATURATION:
+        return 1.0
     return 1.0 - math.exp(-(n / lookback_years))
 
 
-def _mean_shortfall(events: Iterable[DepegEvent], asset: str, below: float) -> float:
+def _mean_shortfall(
+    events: Iterable[DepegEvent], asset: str, below: float, until: dt.date | None = None
+) -> float:
     shortfalls = [
-        1.0 - e.low_price for e in events if e.verified and e.asset == asset and e.low_price < below
+        1.0 - e.low_price
+        for e in events
+        if e.verified
+        and e.asset == asset
+        and e.low_price < below
+        and (until is None or e.start_date <= until)
     ]
     return sum(shortfalls) / len(shortfalls) if shortfalls else 0.0
 
@@ -84,10 +107,11 @@ def expected_loss_per_policy(
     trigger_price: float,
     as_of: dt.date | None = None,
 ) -> float:
-    """The expected annual loss in USD of one policy, from the snapshot's history."""
+    """The expected annual loss in USD of one policy, from the history known on `as_of` (UTC)."""
+    day = as_of or utc_today()
     years = snap.risk.historical_data_years
-    probability = annual_depeg_probability(snap.depegs, asset, trigger_price, years, as_of)
-    return probability * coverage * _mean_shortfall(snap.depegs, asset, trigger_price)
+    probability = annual_depeg_probability(snap.depegs, asset, trigger_price, years, day)
+    return probability * coverage * _mean_shortfall(snap.depegs, asset, trigger_price, day)
 
 
 def stressed_price(scenario: StressScenario, asset: str) -> float | None:

@@ -31,6 +31,7 @@ from tonsurance.risk import (
     StressResult,
     VaultSnapshot,
     counted_events,
+    probability_from_count,
     run_all_stress_tests,
     stressed_price,
     worst_stress_loss,
@@ -67,7 +68,7 @@ def monte_carlo_var(
     """Value at risk of the vault's annual payouts at both configured confidence levels.
 
     The model is in the module docstring. The same seed, snapshot, vault and `as_of` give the same
-    result; `as_of` (default today) fixes which events fall inside the lookback window.
+    result; `as_of` (default today in UTC) fixes which events fall inside the lookback window.
     """
     n = snap.risk.monte_carlo_simulations if simulations is None else simulations
     if n < 1:
@@ -81,7 +82,7 @@ def monte_carlo_var(
             e.low_price for e in counted_events(snap.depegs, asset, threshold, years, as_of)
         )
         if lows:
-            depegs.append((i, 1.0 - math.exp(-(len(lows) / years)), lows))
+            depegs.append((i, probability_from_count(len(lows), years), lows))
     shocks: list[tuple[float, list[tuple[int, float]]]] = []
     for s in sorted(snap.scenarios, key=lambda s: s.id):
         prices = [(i, stressed_price(s, a)) for i, a in enumerate(assets)]
