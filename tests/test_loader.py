@@ -100,22 +100,33 @@ def test_interval_reload_without_notify(
     assert loader.stats()["listening"] is False
 
 
-def test_same_commit_reload_reads_nothing_more(applied: str, loaders: list[ConfigLoader]) -> None:
-    """A reload that finds the loaded commit keeps the snapshot even if rows changed by hand."""
+def test_reload_follows_the_version_not_the_commit(
+    applied: str, loaders: list[ConfigLoader]
+) -> None:
+    """A reload with no write since the last one keeps the snapshot; a hand edit on the same
+    commit moves the configuration version, and the next reload takes the edited value."""
     loader = ConfigLoader(applied, listen=False).start(background=False)
     loaders.append(loader)
     before = loader.snapshot
+    assert loader.reload() is False
+    assert loader.snapshot is before
     with psycopg.connect(applied) as conn:
         conn.execute(
             "update config_parameters set value = '0.09' "
             "where category = 'pricing' and key = 'base_rate_USDC'"
         )
-    assert loader.reload() is False
-    assert loader.snapshot is before
-    assert loader.reload(force=True) is True
+    assert loader.reload() is True
     assert usdc_rate(loader) == 0.09
+    assert loader.snapshot.commit == before.commit
+    assert loader.snapshot.version is not None and before.version is not None
+    assert loader.snapshot.version > before.version
+    assert loader.reload(force=True) is True
     stats = loader.stats()
-    assert (stats["reloads"], stats["changes"]) == (3, 2)
+    assert (stats["reloads"], stats["changes"], stats["version"]) == (
+        4,
+        3,
+        loader.snapshot.version,
+    )
 
 
 def test_start_without_database_uses_file_defaults(loaders: list[ConfigLoader]) -> None:
@@ -284,7 +295,7 @@ def test_metrics_report_the_stats(
     assert registry.get_sample_value("tonsurance_config_hits_total") == 1
     assert registry.get_sample_value("tonsurance_config_misses_total") == 1
     assert registry.get_sample_value("tonsurance_config_reloads_total") == 1
-    labels = {"source": "database", "commit": repo.head()}
+    labels = {"mode": "listen", "source": "database", "commit": repo.head()}
     assert registry.get_sample_value("tonsurance_config_snapshot_info", labels) == 1
     age = registry.get_sample_value("tonsurance_config_snapshot_age_seconds")
     assert age is not None and 0 <= age < 60

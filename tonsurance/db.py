@@ -95,8 +95,25 @@ def connect_primary(dsn: str | None, **kwargs: Any) -> psycopg.Connection[Any]:
         ) from None
 
 
-def connect(dsn: str | None, **kwargs: Any) -> psycopg.Connection[Any]:
-    """Open a connection; an unreachable server raises Unavailable naming the redacted address."""
+def servers(params: dict[str, Any]) -> str:
+    """The `host:port` pairs a connection string names (several for a multi-host address)."""
+    hosts = str(params.get("host") or os.environ.get("PGHOST") or "localhost").split(",")
+    ports = str(params.get("port") or os.environ.get("PGPORT") or "5432").split(",")
+    if len(ports) == 1:
+        ports = ports * len(hosts)
+    return ", ".join(
+        f"{host or 'localhost'}:{port or '5432'}" for host, port in zip(hosts, ports, strict=False)
+    )
+
+
+def connect(
+    dsn: str | None,
+    *,
+    default_connect_timeout: int = DEFAULT_CONNECT_TIMEOUT,
+    **kwargs: Any,
+) -> psycopg.Connection[Any]:
+    """Open a connection; an unreachable server raises Unavailable naming the redacted address
+    and every server it names (libpq tries each host of a multi-host address in turn)."""
     address = resolve_dsn(dsn)
     try:
         params = conninfo_to_dict(address)
@@ -107,12 +124,14 @@ def connect(dsn: str | None, **kwargs: Any) -> psycopg.Connection[Any]:
             "check --dsn or TONSURANCE_DSN"
         ) from None
     if "connect_timeout" not in params and "connect_timeout" not in kwargs:
-        kwargs["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
+        kwargs["connect_timeout"] = default_connect_timeout
     try:
         return psycopg.connect(address, **kwargs)
     except psycopg.OperationalError as exc:
+        first = str(exc).split("\n", 1)[0]
         raise Unavailable(
-            f"cannot connect to PostgreSQL at {describe(address)}: {_scrub(str(exc), address)}; "
+            f"cannot connect to PostgreSQL at {describe(address)} (tried {servers(params)}): "
+            f"{_scrub(first, address)}; "
             "check that the server is running and that --dsn, TONSURANCE_DSN or the PG* "
             "variables point at it"
         ) from None

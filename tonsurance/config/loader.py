@@ -2,12 +2,16 @@
 
 Reads never touch the database or a lock: `loader.snapshot` and the typed accessors (inherited
 from `tonsurance.config.reads`) read the current `TypedView`, which a reload replaces by one
-reference assignment. Reloads are serialised by a lock that readers never take; they come from a
-background thread every `interval` seconds and from a LISTEN thread the moment syncd's NOTIFY
-arrives. After a reconnect the LISTEN thread listens again and reloads at once, because
-notifications sent while it was away are lost. Subscribers are called after the reload lock is
-released, so a slow one never holds up a reload. A stopped loader opens no connection until it
-is started again.
+reference assignment. Reloads are serialised by a lock that readers never take. A reload checks
+the database's configuration version (moved by every write: applies, drift corrections, hand
+edits) and reads everything only when it moved.
+
+Two modes. LISTEN (the default, for a single primary): a kept reader connection, a background
+reload every `interval` seconds, and a LISTEN thread that checks the version when a NOTIFY
+arrives and catches up on a fresh connection after every reconnect. POLL (for hot standbys and
+PgBouncer): no connection between checks; every `poll_interval` seconds (with jitter) one
+statement returns the version. Subscribers are called after the reload lock is released, so a
+slow one never holds up a reload. A stopped loader opens no connection until it is started again.
 
 The first load comes from the database, else from the shipped file defaults (validated with the
 same schemas). Once loaded, a failing database never replaces the snapshot: the last good one
@@ -23,17 +27,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
-
-from tonsurance.config.dbread import open_reader, read_config
 from tonsurance.config.filedefaults import load_file_defaults
+from tonsurance.config.freshness import Freshness, Mode
 from tonsurance.config.model import Snapshot
+from tonsurance.config.reader import DatabaseReader
 from tonsurance.config.reads import TypedReads
-from tonsurance.config.stats import Counters, Tally
+from tonsurance.config.stats import Counters, MissingKeys, Tally
 from tonsurance.config.subscribers import Subscriber, Subscribers
 from tonsurance.config.typed import EMPTY_VIEW, TypedView, typed_view
-from tonsurance.config.watch import Listener, periodic_reloads
-from tonsurance.db import describe, redact, resolve_dsn
+from tonsurance.config.watch import Listener, Schedule, periodic_reloads
 from tonsurance.errors import TonsuranceError, Unavailable, UsageProblem
 
 log = logging.getLogger("tonsurance.config")
@@ -67,27 +69,49 @@ class ConfigLoader(TypedReads):
         self,
         dsn: str | None = None,
         *,
+        mode: Mode | str = Mode.LISTEN,
+        poll_interval: float = 2.0,
         interval: float = 60.0,
         listen: bool = True,
+        timeout: float = 5.0,
+        stale_after: float | None = None,
         defaults_root: str | os.PathLike[str] | None = None,
     ) -> None:
-        if not interval > 0:
-            raise UsageProblem(
-                f"the reload interval must be a positive number of seconds, got {interval}"
-            )
-        self._dsn = dsn
-        self._interval = float(interval)
-        self._listen = listen
+        """`mode`: "listen" (kept connection, NOTIFY, a reload every `interval` s) or "poll" (a
+        version check every `poll_interval` s, no connection held between checks). `listen=False`
+        keeps LISTEN mode's timer without its LISTEN connection. `timeout` bounds each database
+        read; `stale_after` (default: three check periods) is when stats() calls the loader stale.
+        """
+        try:
+            self.mode = Mode(mode)
+        except ValueError:
+            raise UsageProblem(f"the loader mode must be listen or poll, not {mode!r}") from None
+        for name, seconds in (
+            ("reload interval", interval),
+            ("poll interval", poll_interval),
+            ("timeout", timeout),
+            ("staleness bound", 1.0 if stale_after is None else stale_after),
+        ):
+            if not seconds > 0:
+                raise UsageProblem(
+                    f"the {name} must be a positive number of seconds, got {seconds}"
+                )
+        period = float(poll_interval if self.mode is Mode.POLL else interval)
+        self._schedule = Schedule(period, 0.1, poll=self.mode is Mode.POLL)
+        self._listen = listen and self.mode is Mode.LISTEN
         self._defaults_root = defaults_root
         self._view: TypedView = EMPTY_VIEW
         self._hits = Tally()
         self._ticks = self._hits.ticks
         self._counters = Counters()
+        self._missing = MissingKeys()
         self._reload_lock = threading.RLock()
-        self._reader: psycopg.Connection[Any] | None = None
-        self._checked_at: float | None = None
+        self._reader = DatabaseReader(
+            dsn, keep_connection=self.mode is Mode.LISTEN, timeout=float(timeout)
+        )
+        self._freshness = Freshness(3.0 * period if stale_after is None else float(stale_after))
         self._stop = threading.Event()
-        self._listener = Listener(dsn, self._reload_quietly, self._stop)
+        self._listener = Listener(dsn, self._reload_quietly, self._catch_up, self._stop)
         self._threads: list[threading.Thread] = []
         self._subscribers = Subscribers()
         self._warned: dict[tuple[str, str, str], object] = {}
@@ -119,10 +143,10 @@ class ConfigLoader(TypedReads):
                 self._load_file_defaults(db_error)
         if background:
             self._spawn(
-                "tonsurance-config-reload",
+                "tonsurance-config-poll" if self.mode is Mode.POLL else "tonsurance-config-reload",
                 lambda: periodic_reloads(
                     self._stop,
-                    self._interval,
+                    self._schedule,
                     self.reload,
                     lambda: self._counters.consecutive_failures,
                 ),
@@ -145,7 +169,7 @@ class ConfigLoader(TypedReads):
             names = ", ".join(thread.name for thread in self._threads)
             log.warning("%s still running %g s after stop(); it ends on its own", names, timeout)
         with self._reload_lock:
-            self._drop_reader()
+            self._reader.drop()
 
     def __enter__(self) -> ConfigLoader:
         return self.start()
@@ -171,67 +195,61 @@ class ConfigLoader(TypedReads):
     # -- reloading ----------------------------------------------------------------------------
 
     def reload(self, *, force: bool = False) -> bool:
-        """Read the applied configuration; return True when a new snapshot was swapped in.
+        """Check the configuration version; read and swap in a new snapshot when it moved.
 
-        A reload that finds the commit already loaded does nothing more (unless `force`). A
-        failure keeps the current snapshot, is counted, and is raised. Subscribers are called
-        after the reload lock is released. A stopped loader raises Unavailable and connects to
-        nothing.
+        Return True when a new snapshot was swapped in. A reload that finds the loaded version
+        does nothing more (unless `force`). A failure keeps the current snapshot, is counted,
+        and is raised. Subscribers are called after the reload lock is released. A stopped loader
+        raises Unavailable and connects to nothing.
         """
-        changed = self._reload(force)
+        changed = self._reload(force, fresh=False)
         if changed:
             self._subscribers.deliver(lambda: self._view.snapshot)
         return changed
 
-    def _reload(self, force: bool) -> bool:
+    def _catch_up(self) -> None:
+        """The LISTEN thread's reload after a (re)connection: on a fresh reader connection."""
+        if self._reload(False, fresh=True):
+            self._subscribers.deliver(lambda: self._view.snapshot)
+
+    def _reload(self, force: bool, *, fresh: bool) -> bool:
         with self._reload_lock:
             if self._stop.is_set():
                 raise Unavailable("the configuration loader is stopped; call start() first")
             current = self._view.snapshot
             known = (
-                None if force or current is None or current.source != "database" else current.commit
+                None
+                if force or current is None or current.source != "database"
+                else current.version
             )
             try:
-                found = read_config(self._reader_connection(), known)
+                result = self._reader.read(known, fresh=fresh)
+                found = result.found
+                view = None if found is None else typed_view(found.snapshot, found.types)
             except TonsuranceError as exc:
                 self._reload_failed(exc)
                 raise
-            except psycopg.Error as exc:
-                self._drop_reader()
-                unmigrated = isinstance(exc, psycopg.errors.UndefinedTable)
-                error = Unavailable(
-                    f"cannot read the configuration from {describe(resolve_dsn(self._dsn))}: "
-                    f"{redact(' '.join(str(exc).split()))}"
-                    + ("; run `syncd migrate` against it first" if unmigrated else "")
-                )
-                self._reload_failed(error)
-                raise error from None
-            self._checked_at = time.monotonic()
+            self._freshness.answered(result.check)
             if self._counters.consecutive_failures:
                 log.info("configuration database reachable again")
-            if found is None:
+            if view is None:
                 self._counters.reloaded(False)
                 return False
-            self._install(typed_view(found.snapshot, found.types))
+            self._install(view)
             self._counters.reloaded(True)
-            log.info("configuration loaded from the database at commit %s", found.snapshot.commit)
+            snap = view.snapshot
+            assert snap is not None
+            log.info(
+                "configuration loaded from the database: commit %s, version %s",
+                snap.commit,
+                snap.version,
+            )
             return True
 
     def _install(self, view: TypedView) -> None:
         """Swap in a new view: each of the two assignments is atomic, and each target is whole."""
         self._view = view
         self.snapshot = view.snapshot  # type: ignore[assignment]
-
-    def _reader_connection(self) -> psycopg.Connection[Any]:
-        if self._reader is None or self._reader.closed or self._reader.broken:
-            self._drop_reader()
-            self._reader = open_reader(self._dsn)
-        return self._reader
-
-    def _drop_reader(self) -> None:
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.close()
 
     def _reload_failed(self, error: TonsuranceError) -> None:
         failures = self._counters.failed(str(error))
@@ -257,28 +275,40 @@ class ConfigLoader(TypedReads):
     # -- stats --------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Counters and the state of the snapshot, as plain values."""
+        """Counters and the state of the snapshot, as plain values (keys listed in the README)."""
         snap = self._view.snapshot
         counters = self._counters
-        now = time.monotonic()
-        checked = self._checked_at
+        fresh = self._freshness.view()
         return {
+            "mode": str(self.mode),
+            "source": snap.source if snap is not None else "default",
+            "commit": snap.commit if snap is not None else None,
+            "version": snap.version if snap is not None else None,
+            "entries": len(self._view.values),
             "hits": self._hits.value(),
             "misses": counters.misses,
+            "missing_keys": self._missing.counts(),
             "reloads": counters.reloads,
             "changes": counters.changes,
             "reload_failures": counters.reload_failures,
             "consecutive_failures": counters.consecutive_failures,
-            "source": snap.source if snap is not None else "default",
-            "commit": snap.commit if snap is not None else None,
-            "age_seconds": now - snap.loaded_at if snap is not None else None,
-            "checked_seconds_ago": now - checked if checked is not None else None,
-            "listening": self._listener.listening,
             "last_error": counters.last_error,
+            "age_seconds": time.monotonic() - snap.loaded_at if snap is not None else None,
+            "since_last_poll_s": fresh.since_last_poll_s,
+            "stale": fresh.stale,
+            "stale_after_s": self._freshness.stale_after,
+            "standby": fresh.standby,
+            "replay_lag_s": fresh.replay_lag_s,
+            "listening": self._listener.listening,
         }
 
     def register_metrics(self, registry: Any = None, *, prefix: str = "tonsurance_config") -> Any:
-        """Expose the stats as Prometheus metrics on `registry` (default: the global one)."""
+        """Expose the stats as Prometheus metrics on `registry` (default: the global one).
+
+        Besides the `<prefix>_*` metrics this registers the source document's names
+        (`config_cache_hits`, `config_cache_requests`, `config_cache_entries`,
+        `config_db_query_duration_seconds`), so one registry holds one loader's metrics.
+        """
         from tonsurance.config.metrics import register
 
-        return register(self, registry, prefix)
+        return register(self.stats, self._reader.durations, registry, prefix)

@@ -129,7 +129,11 @@ class StressScenario:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Everything a service reads, as of one commit."""
+    """Everything a service reads, as of one commit.
+
+    `version` is the database's configuration version the snapshot was read at (None for the
+    file defaults); it moves with every write, hand edits included, where `commit` does not.
+    """
 
     pricing: PricingParams
     risk: RiskParams
@@ -141,6 +145,7 @@ class Snapshot:
     commit: str | None = None
     source: str = "file"
     loaded_at: float = 0.0
+    version: int | None = None
     tranche_by_id: Mapping[str, Tranche] = field(default_factory=dict)
     scenario_by_id: Mapping[str, StressScenario] = field(default_factory=dict)
 

@@ -2,8 +2,9 @@
 
 `ConfigLoader` inherits these. Each read looks at `self._view` (or `self.snapshot`) once and
 takes no lock; a hit costs one dict lookup and one `next()` on the hit counter. A miss, or a key
-of another type, gives the caller's default, counts a miss and warns once per key and type, also
-without a lock.
+of another type, gives the caller's default, counts a miss and warns once, also without a lock: a
+missing key once per key (its reads are counted per key), a key of another type once per key and
+type.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from typing import Any, TypeVar
 
 from tonsurance.config.model import Snapshot
-from tonsurance.config.stats import Counters
+from tonsurance.config.stats import Counters, MissingKeys
 from tonsurance.config.typed import TypedView
 
 log = logging.getLogger("tonsurance.config")
@@ -30,6 +31,7 @@ class TypedReads:
     _view: TypedView
     _ticks: itertools.count[int]
     _counters: Counters
+    _missing: MissingKeys
     _warned: dict[tuple[str, str, str], object]
 
     def get_float(self, category: str, key: str, default: float) -> float:
@@ -56,6 +58,8 @@ class TypedReads:
         next(self._ticks)
         return value
 
+    get_string = get_str  # the source document's name
+
     def get_json(self, category: str, key: str, default: Any) -> Any:
         """Any parameter as its JSON value (objects and arrays copied); the default when missing."""
         value = self._view.values.get((category, key), _MISSING)
@@ -67,7 +71,16 @@ class TypedReads:
     def _fallback(self, category: str, key: str, default: T, wanted: str) -> T:
         self._counters.miss()
         found = self._view.types.get((category, key))
-        if found is not None and self._first_time(category, key, wanted):
+        if found is None:
+            if self._missing.count(category, key):
+                log.warning(
+                    "configuration %s.%s is missing; using the default %r (warned once per key;"
+                    " stats()['missing_keys'] counts the reads)",
+                    category,
+                    key,
+                    default,
+                )
+        elif self._first_time(category, key, wanted):
             log.warning(
                 "configuration %s.%s is of type %s, not %s; using the default %r",
                 category,

@@ -130,6 +130,7 @@ def build_snapshot(
     *,
     commit: str | None = None,
     source: str = "database",
+    version: int | None = None,
 ) -> Snapshot:
     """A typed snapshot; a missing or malformed parameter raises InvalidConfig naming it."""
     by_category: dict[str, dict[str, Any]] = {}
@@ -159,6 +160,7 @@ def build_snapshot(
         values=frozen_map(dict(values)),
         commit=commit,
         source=source,
+        version=version,
         loaded_at=time.monotonic(),
         tranche_by_id=frozen_map({t.id: t for t in tranches}),
         scenario_by_id=frozen_map({s.id: s for s in stress}),

@@ -65,3 +65,61 @@ class Counters:
             self.consecutive_failures += 1
             self.last_error = error
             return self.consecutive_failures
+
+
+class MissingKeys:
+    """How many reads asked for each key the configuration does not hold (lock-free counts)."""
+
+    def __init__(self) -> None:
+        self._tallies: dict[tuple[str, str], Tally] = {}
+
+    def count(self, category: str, key: str) -> bool:
+        """Count one read of a missing key; True for exactly one caller: the key's first read.
+
+        `dict.setdefault` is atomic, so only the caller whose own tally was stored sees it back.
+        """
+        tally = self._tallies.get((category, key))
+        if tally is not None:
+            next(tally.ticks)
+            return False
+        mine = Tally()
+        tally = self._tallies.setdefault((category, key), mine)
+        next(tally.ticks)
+        return tally is mine
+
+    def counts(self) -> dict[str, int]:
+        """`category.key` -> reads so far, for every key that was missing at least once."""
+        return {f"{c}.{k}": tally.value() for (c, k), tally in list(self._tallies.items())}
+
+
+DURATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Durations:
+    """A histogram of the seconds each kind of database read took (a version check, a full read)."""
+
+    def __init__(self, kinds: tuple[str, ...]) -> None:
+        self._lock = threading.Lock()
+        self._counts = {kind: [0] * (len(DURATION_BUCKETS) + 1) for kind in kinds}
+        self._sums = dict.fromkeys(kinds, 0.0)
+
+    def observe(self, kind: str, seconds: float) -> None:
+        index = next((i for i, le in enumerate(DURATION_BUCKETS) if seconds <= le), -1)
+        with self._lock:
+            self._counts[kind][index] += 1
+            self._sums[kind] += seconds
+
+    def snapshot(self) -> dict[str, tuple[list[tuple[str, int]], float]]:
+        """kind -> (cumulative (le, count) buckets ending with "+Inf", sum of seconds)."""
+        with self._lock:
+            counts = {kind: list(c) for kind, c in self._counts.items()}
+            sums = dict(self._sums)
+        out: dict[str, tuple[list[tuple[str, int]], float]] = {}
+        for kind, per_bucket in counts.items():
+            bounds = [*(repr(le) for le in DURATION_BUCKETS), "+Inf"]
+            running, buckets = 0, []
+            for bound, count in zip(bounds, per_bucket, strict=True):
+                running += count
+                buckets.append((bound, running))
+            out[kind] = (buckets, sums[kind])
+        return out

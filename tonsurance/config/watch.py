@@ -1,20 +1,30 @@
-"""The loader's two background threads: a periodic reload, and a LISTEN for syncd's NOTIFY.
+"""When the loader checks the database: a timer (every mode), and a LISTEN for NOTIFY.
 
-Both call back into the loader's `reload`, which counts its own failures; these loops only decide
-when to call it. After a failure they wait `retry_delay`, doubling from RETRY_FIRST up to the
-interval (or RETRY_MAX), so a database that is down is not hammered and one that returns is
-found again without anybody's help.
+The timer calls the loader's `reload`, which counts its own failures; the loops here only decide
+when to call it. In poll mode the timer is the only trigger: every `poll_interval`, with jitter
+so that many loaders started together do not poll in step, and backing off after failures up to
+BACKOFF_MAX, so a struggling database or pooler is not hammered.
+
+The LISTEN thread treats a notification only as a hint: whatever its payload (any role may send
+one), it costs one version check, and notifications arriving together, or within
+MIN_CHECK_GAP of the last check, are answered by one check. After every (re)connection it
+catches up at once on a fresh reader connection, because notifications sent while it was away
+are lost, and retries that catch-up with backoff until it succeeds.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import psycopg
 from psycopg import sql
 
+from tonsurance.config.dbread import APPLICATION_NAME
 from tonsurance.db import NOTIFY_CHANNEL, connect, redact
 from tonsurance.errors import TonsuranceError
 
@@ -22,63 +32,92 @@ log = logging.getLogger("tonsurance.config")
 
 RETRY_FIRST = 0.5
 RETRY_MAX = 30.0
+BACKOFF_MAX = 30.0
 LISTEN_POLL = 0.5
+RECONNECT_FIRST = 0.1
+CATCH_UP_FIRST = 0.05
+CATCH_UP_MAX = 2.0
+MIN_CHECK_GAP = 0.05
+_random = random.Random()  # the loader's own: it never moves the global random state
 
 
-def retry_delay(failures: int, interval: float) -> float:
-    """Seconds to wait after `failures` failures in a row: doubling from RETRY_FIRST, capped."""
-    return min(interval, RETRY_MAX, RETRY_FIRST * 2.0 ** max(failures - 1, 0))
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Seconds between two checks, after a success and after `failures` failures in a row."""
+
+    interval: float
+    jitter: float = 0.0
+    poll: bool = False
+
+    def first(self) -> float:
+        """The wait before the first timed check: a random phase in poll mode."""
+        return _random.uniform(0.0, self.interval) if self.poll else self.interval
+
+    def after_success(self) -> float:
+        return self._jittered(self.interval)
+
+    def after_failure(self, failures: int) -> float:
+        """Poll mode backs off from one interval, doubling up to BACKOFF_MAX (or the interval,
+        if longer); the periodic reload of LISTEN mode retries sooner, from RETRY_FIRST."""
+        doubling = 2.0 ** max(failures - 1, 0)
+        if self.poll:
+            return self._jittered(min(self.interval * doubling, max(self.interval, BACKOFF_MAX)))
+        return min(self.interval, RETRY_MAX, RETRY_FIRST * doubling)
+
+    def _jittered(self, seconds: float) -> float:
+        return seconds * _random.uniform(1.0 - self.jitter, 1.0 + self.jitter)
 
 
 def periodic_reloads(
     stop: threading.Event,
-    interval: float,
+    schedule: Schedule,
     reload: Callable[[], object],
     failures: Callable[[], int],
 ) -> None:
-    """Call `reload` every `interval` seconds until `stop`; sooner, backing off, after a failure."""
-    delay = interval
+    """Call `reload` on `schedule` until `stop`."""
+    delay = schedule.first()
     while not stop.wait(delay):
         try:
             reload()
-            delay = interval
+            delay = schedule.after_success()
         except TonsuranceError:
-            delay = retry_delay(failures(), interval)
+            delay = schedule.after_failure(failures())
         except Exception:
             log.exception("unexpected error while reloading the configuration")
-            delay = interval
+            delay = schedule.after_success()
 
 
 class Listener:
-    """LISTENs on a dedicated autocommit connection and calls `on_change` for each NOTIFY.
-
-    `on_change` also runs right after every (re)connection, because notifications sent while the
-    connection was down are never delivered.
-    """
+    """LISTENs on a dedicated autocommit connection; `check` runs for notifications and
+    `catch_up` (which must raise TonsuranceError on failure) after every (re)connection."""
 
     def __init__(
-        self, dsn: str | None, on_change: Callable[[], object], stop: threading.Event
+        self,
+        dsn: str | None,
+        check: Callable[[], object],
+        catch_up: Callable[[], object],
+        stop: threading.Event,
     ) -> None:
         self.dsn = dsn
-        self.on_change = on_change
+        self.check = check
+        self.catch_up = catch_up
         self.stop = stop
         self.listening = False
+        self.notifications = 0
 
     def run(self) -> None:
         failures = 0
         listen = sql.SQL("listen {}").format(sql.Identifier(NOTIFY_CHANNEL))
         while not self.stop.is_set():
             try:
-                with connect(self.dsn, autocommit=True) as conn:
+                with connect(
+                    self.dsn, autocommit=True, fallback_application_name=APPLICATION_NAME
+                ) as conn:
                     conn.execute(listen)
                     self.listening = True
                     failures = 0
-                    self.on_change()
-                    while not self.stop.is_set():
-                        for _ in conn.notifies(timeout=LISTEN_POLL):
-                            self.on_change()
-                            if self.stop.is_set():
-                                break
+                    self._catch_up()
+                    self._follow(conn)
             except (TonsuranceError, psycopg.Error) as exc:
                 failures += 1
                 level = logging.WARNING if failures == 1 else logging.DEBUG
@@ -92,4 +131,31 @@ class Listener:
                 log.exception("unexpected error while listening for configuration changes")
             finally:
                 self.listening = False
-            self.stop.wait(retry_delay(failures, RETRY_MAX))
+            self.stop.wait(min(RETRY_MAX, RECONNECT_FIRST * 2.0 ** max(failures - 1, 0)))
+
+    def _catch_up(self) -> None:
+        """Run `catch_up` until it succeeds (or the loader stops), backing off between tries."""
+        delay = CATCH_UP_FIRST
+        while not self.stop.is_set():
+            try:
+                self.catch_up()
+                return
+            except TonsuranceError:
+                self.stop.wait(delay)
+                delay = min(delay * 2.0, CATCH_UP_MAX)
+
+    def _follow(self, conn: psycopg.Connection[object]) -> None:
+        """One version check per batch of notifications, at most one per MIN_CHECK_GAP."""
+        pending = False
+        last_check = float("-inf")
+        while not self.stop.is_set():
+            wait = LISTEN_POLL
+            if pending:
+                wait = max(0.0, last_check + MIN_CHECK_GAP - time.monotonic())
+            received = sum(1 for _ in conn.notifies(timeout=wait, stop_after=1))
+            self.notifications += received
+            pending = pending or received > 0
+            if pending and time.monotonic() >= last_check + MIN_CHECK_GAP:
+                pending = False
+                last_check = time.monotonic()
+                self.check()
