@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from syncd.engine import apply_commit
+from syncd.sync.pipeline import apply_commit
 from tonsurance.config import ConfigLoader
-from tonsurance.testing import make_config_repo
+from tests.support import make_config_repo
 
 
 @pytest.fixture
@@ -81,5 +81,5 @@ def test_freshness_metrics_follow_stats(loader: ConfigLoader) -> None:
     assert get("svc_config_standby") == 0.0
     lag = get("svc_config_replay_lag_seconds")
     assert lag is not None and math.isnan(lag)
-    since = get("svc_config_since_last_poll_seconds")
+    since = get("svc_config_checked_age_seconds")
     assert since is not None and 0 <= since < stats["stale_after_s"]

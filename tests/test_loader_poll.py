@@ -9,11 +9,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from syncd.engine import apply_commit
+from syncd.sync.pipeline import apply_commit
 from tonsurance.config import ConfigLoader
 from tonsurance.config.dbread import APPLICATION_NAME
 from tonsurance.errors import Unavailable, UsageProblem
-from tonsurance.testing import ConfigRepo, free_port, make_config_repo
+from tests.support import ConfigRepo, free_port, make_config_repo
 
 PRICING = "config/pricing.yaml"
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from syncd.engine import apply_commit
+from syncd.sync.pipeline import apply_commit
 from tonsurance.config import ConfigLoader
-from tonsurance.testing import make_config_repo
+from tests.support import make_config_repo
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SECTION = "## Reading values in a service"

@@ -68,7 +68,7 @@ class LoaderCollector(Collector):
         yield missing
         gauges = {
             "snapshot_age_seconds": ("age_seconds", "Seconds since the snapshot was loaded."),
-            "since_last_poll_seconds": (
+            "checked_age_seconds": (
                 "since_last_poll_s",
                 "Seconds since the database last answered a reload (NaN if never).",
             ),
