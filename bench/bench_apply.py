@@ -208,7 +208,7 @@ def end_to_end(size: int) -> dict[str, float]:
             reprepared = time.perf_counter()
             report = apply_prepared(conn, repo, second, base=first)
             done = time.perf_counter()
-        assert len(report.outcome.diff.params) == 1
+        assert len(report.result.diff.params) == 1
     return {
         "read_validate": prepared - start,
         "apply": applied - prepared,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from syncd.sync.migrate import migrate
 from tests import support as testing
+from tests.support import ConfigRepo, make_config_repo
 from tests.topology import Topology, running_topology
 from tonsurance.db import redact
 
@@ -65,3 +67,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> ConfigRepo:
+    """A working clone of a bare `origin`, holding one commit of the shipped configuration."""
+    return make_config_repo(tmp_path / "repo")

@@ -17,10 +17,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
+from click.testing import CliRunner
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from syncd.cli.main import main as syncd_main
 from syncd.local.server import FAST_SETTINGS, PrivateServer, free_port, postgres_bindir
 from tonsurance.db import connect
 
@@ -163,3 +167,48 @@ def make_config_repo(parent: Path) -> ConfigRepo:
     repo = ConfigRepo(work, remote)
     repo.commit("Initial configuration")
     return repo
+
+
+# -- reading what a test database holds -----------------------------------------------------
+
+
+def syncd_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(syncd_main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def value(dsn: str, category: str, key: str) -> Any:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "select value from config_parameters where category = %s and key = %s", (category, key)
+        ).fetchone()
+    return row[0] if row else None
+
+
+def audit(dsn: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "select category, key, action, old_value, new_value, commit_sha, is_drift, reason"
+            " from config_audit_log order by id"
+        ).fetchall()
+
+
+def table_dump(dsn: str) -> list[tuple[Any, ...]]:
+    """Every configuration row, without the columns that record when and by which commit."""
+    with psycopg.connect(dsn) as conn:
+        params = conn.execute(
+            "select category, key, value, value_type, description from config_parameters order by 1, 2"
+        ).fetchall()
+        depegs = conn.execute(
+            "select to_jsonb(d) - 'commit' - 'updated_at' from historical_depegs d order by id"
+        ).fetchall()
+        scenarios = conn.execute(
+            "select to_jsonb(s) - 'commit' - 'updated_at' from stress_scenarios s order by id"
+        ).fetchall()
+    return params + depegs + scenarios
+
+
+def applied_commit(dsn: str) -> str | None:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("select applied_commit from sync_state").fetchone()
+    return row[0] if row else None

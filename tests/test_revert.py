@@ -173,13 +173,13 @@ def test_reverting_twice_changes_nothing(repo: ConfigRepo):
 def test_pushed_revert_is_applied_and_audited_with_both_commits(repo: ConfigRepo, db_dsn: str):
     """After the push, applying the revert puts the old value back and the audit log shows the
     change and its revert, each with its commit."""
-    assert apply_commit(repo.path, "HEAD", db_dsn).outcome.outcome == "applied"
+    assert apply_commit(repo.path, "HEAD", db_dsn).outcome == "applied"
     change = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
-    assert apply_commit(repo.path, "HEAD", db_dsn).outcome.outcome == "applied"
+    assert apply_commit(repo.path, "HEAD", db_dsn).outcome == "applied"
     assert revert(repo, change).exit_code == 0
     repo.push()
     rollback = repo.head()
-    assert apply_commit(repo.remote, "main", db_dsn).outcome.outcome == "applied"
+    assert apply_commit(repo.remote, "main", db_dsn).outcome == "applied"
     with psycopg.connect(db_dsn) as conn:
         value = conn.execute(
             "select value from config_parameters where category = 'pricing' and key = 'base_rate_USDC'"

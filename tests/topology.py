@@ -39,8 +39,8 @@ from pgbouncer import (
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from syncd.sync.pipeline import apply_commit
 from syncd.sync.migrate import migrate
+from syncd.sync.pipeline import apply_commit
 from tests.support import (
     ConfigRepo,
     ThrowawayCluster,
@@ -113,7 +113,7 @@ class Topology:
 
     def apply(self, rev: str = "HEAD") -> str:
         """`syncd apply` of `rev` on the primary; return the outcome."""
-        return apply_commit(self.repo.path, rev, self.primary_dsn).outcome.outcome
+        return apply_commit(self.repo.path, rev, self.primary_dsn).outcome
 
     def set_base_rate(self, asset: str, rate: float) -> str:
         """Commit a new base rate for `asset` and apply it on the primary; return the commit."""

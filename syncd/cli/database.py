@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from syncd.cli.options import PROG, dsn_option, repo_option
+from syncd.cli.options import dsn_option, repo_option, warn
 from syncd.errors import PlanRefused
 
 
@@ -26,40 +26,19 @@ def migrate(dsn: str | None) -> None:
 @click.option("--allow-empty", is_flag=True, help="Allow a commit that removes every parameter.")
 def apply(repo: str, commit: str, dsn: str | None, dry_run: bool, allow_empty: bool) -> None:
     """Make the database equal to a commit's configuration, in one transaction."""
-    from syncd.render.plan import render_text
-    from syncd.sync import pipeline as engine
+    from syncd.render import apply as view
+    from syncd.sync.outcomes import Outcome
+    from syncd.sync.pipeline import apply_commit
 
-    report = engine.apply_commit(repo, commit, dsn, allow_empty=allow_empty, dry_run=dry_run)
-    outcome = report.outcome
-    short = outcome.commit[:12]
-    if report.lineage == "rewritten":
-        click.echo(
-            f"{PROG}: warning: {short} does not descend from the applied commit {str(outcome.previous)[:12]};"
-            " the branch history was rewritten",
-            err=True,
-        )
-    elif report.lineage == "backward":
-        click.echo(
-            f"{PROG}: warning: {short} is older than the applied commit {str(outcome.previous)[:12]}",
-            err=True,
-        )
-    if outcome.problems:
-        for problem in outcome.problems:
-            click.echo(str(problem), err=True)
-    if outcome.outcome in ("refused", "superseded"):
-        raise PlanRefused(f"{short} not applied: {outcome.reason}")
-    click.echo(render_text(outcome.diff))
-    verb = {
-        "applied": "applied",
-        "unchanged": "already applied; nothing to change",
-        "dry-run": "dry run; nothing changed",
-    }
-    drift = (
-        " (drift in the database was put back)"
-        if outcome.drift and outcome.outcome == "applied"
-        else ""
-    )
-    click.echo(f"{short}: {verb.get(outcome.outcome, outcome.outcome)}{drift}")
+    report = apply_commit(repo, commit, dsn, allow_empty=allow_empty, dry_run=dry_run)
+    warning = view.lineage_warning(report)
+    if warning:
+        warn(warning)
+    for problem in report.result.problems:
+        click.echo(str(problem), err=True)
+    if report.outcome in (Outcome.REFUSED, Outcome.SUPERSEDED):
+        raise PlanRefused(view.refusal(report))
+    click.echo(view.render_applied(report))
 
 
 @click.command()
@@ -69,14 +48,10 @@ def apply(repo: str, commit: str, dsn: str | None, dry_run: bool, allow_empty: b
 )
 def status(dsn: str | None, fmt: str) -> None:
     """Show the applied commit, the last attempt and any drift."""
-    import json
+    from syncd.render.status import RENDERERS
+    from syncd.sync.status import read_status
 
-    from syncd.sync.status import read_status, render_status
-
-    current = read_status(dsn)
-    click.echo(
-        json.dumps(current, indent=2, default=str) if fmt == "json" else render_status(current)
-    )
+    click.echo(RENDERERS[fmt](read_status(dsn)))
 
 
 @click.command()

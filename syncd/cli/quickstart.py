@@ -24,7 +24,9 @@ from syncd.local.server import PrivateServer, postgres_bindir
 from syncd.render.plan import summary_line
 from syncd.sync import pipeline as engine
 from syncd.sync.migrate import migrate
-from syncd.sync.status import read_status, render_status
+from syncd.sync.outcomes import Outcome
+from syncd.render.status import render_text as render_status
+from syncd.sync.status import read_status
 from tonsurance.db import DSN_ENV, connect, describe, redact
 from tonsurance.errors import TonsuranceError
 
@@ -116,8 +118,8 @@ def main() -> int:
         print(f"database: {describe(dsn)}")
         print(migrate(dsn).message)
         report = engine.apply_commit(ROOT, "HEAD", dsn)
-        outcome = report.outcome
-        if outcome.outcome == "refused":
+        outcome = report.result
+        if outcome.outcome is Outcome.REFUSED:
             print(f"HEAD was refused: {outcome.reason}", file=sys.stderr)
             return 1
         print(f"apply {outcome.commit[:12]}: {outcome.outcome}. {summary_line(outcome.diff)}")

@@ -20,6 +20,7 @@ from syncd.daemon.metrics import Metrics
 from syncd.daemon.mirror import FetchResult, Mirror
 from syncd.daemon.runstate import RunState
 from syncd.sync.database_state import read_sync_state
+from syncd.sync.outcomes import Lineage, Outcome
 from syncd.sync.pipeline import PreparedCommit, apply_prepared, lineage, prepare
 
 LEADER_LOCK_KEY = 0x73796E63  # "sync"; the engine's apply lock is a different key
@@ -148,7 +149,7 @@ class Reconciler:
             return result
         if head != applied and not refused:
             relation = lineage(self.mirror.repo, applied, head)
-            if relation == "backward" and not fetched.forced and refetch().head != head:
+            if relation is Lineage.BACKWARD and not fetched.forced and refetch().head != head:
                 return "again"
             result = self._apply(conn, head, relation, applied)
             sync = self._read(conn, head)
@@ -162,7 +163,7 @@ class Reconciler:
         self, conn: psycopg.Connection[Any], sha: str, relation: str, applied: str | None
     ) -> str:
         prepared = self.prepared(sha)
-        if relation in ("backward", "rewritten") and prepared.validation.ok:
+        if relation in (Lineage.BACKWARD, Lineage.REWRITTEN) and prepared.validation.ok:
             event(
                 "branch_rewritten",
                 f"moving the database from {_short(applied)} to {_short(sha)}, which does"
@@ -186,11 +187,11 @@ class Reconciler:
             self.in_flight = None
         self.current = None
         took = time.monotonic() - started
-        outcome = report.outcome
+        outcome = report.result
         self.metrics.applies.labels(outcome.outcome).inc()
-        if outcome.outcome in ("applied", "unchanged"):
+        if outcome.outcome in (Outcome.APPLIED, Outcome.UNCHANGED):
             self.metrics.duration.observe(took)
-            if report.lineage in ("backward", "rewritten"):
+            if report.lineage in (Lineage.BACKWARD, Lineage.REWRITTEN):
                 self.metrics.rewrites.inc()
             event(
                 "applied",
@@ -203,7 +204,7 @@ class Reconciler:
                 duration_ms=round(took * 1000, 1),
             )
             return "done"
-        if outcome.outcome == "refused":
+        if outcome.outcome is Outcome.REFUSED:
             self.last_refused = sha
             self.metrics.failures.labels("invalid_commit").inc()
             event(
@@ -215,7 +216,7 @@ class Reconciler:
                 reason=outcome.reason,
             )
             return "done"
-        if outcome.outcome == "superseded":
+        if outcome.outcome is Outcome.SUPERSEDED:
             return "again"
         event(
             "busy",
@@ -240,9 +241,9 @@ class Reconciler:
         if not prepared.validation.ok:
             return
         check = apply_prepared(conn, self.mirror.repo, prepared, dry_run=True, wait_for_lock=False)
-        if check.outcome.outcome != "dry-run":
+        if check.outcome is not Outcome.DRY_RUN:
             return
-        diff = check.outcome.diff
+        diff = check.result.diff
         names = tuple(
             sorted([c.name for c in diff.params] + [f"{r.table}.{r.id}" for r in diff.rows])
         )
@@ -278,7 +279,7 @@ class Reconciler:
         finally:
             self.in_flight = None
         self.current = None
-        if fixed.outcome.outcome != "applied":
+        if fixed.outcome is not Outcome.APPLIED:
             return
         took = time.monotonic() - started
         self.metrics.duration.observe(took)

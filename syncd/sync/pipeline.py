@@ -13,7 +13,8 @@ from syncd.sync.database_diff import diff_database
 from syncd.sync.database_state import read_sync_state
 from syncd.sync.diff import Diff, diff_states
 from syncd.sync.gitsource import CommitInfo, open_repo, read_commit, resolve_commit
-from syncd.sync.transaction import ApplyOutcome, apply_state, record_refusal
+from syncd.sync.outcomes import Lineage, Outcome
+from syncd.sync.transaction import ApplyResult, apply_state, record_refusal
 from tonsurance.config.state import ConfigState
 from tonsurance.config.validation import ValidationResult, validate_sources
 from tonsurance.db import connect, connect_primary
@@ -36,21 +37,21 @@ def prepare(repo: git.Repo, rev: str) -> PreparedCommit:
     return PreparedCommit(CommitInfo.of(commit), validate_sources(read_commit(commit)))
 
 
-def lineage(repo: git.Repo, previous: str | None, sha: str) -> str:
-    """How `sha` relates to the applied commit: `first`, `same`, `forward`, `backward` or `rewritten`."""
+def lineage(repo: git.Repo, previous: str | None, sha: str) -> Lineage:
+    """How `sha` relates to the applied commit."""
     if not previous:
-        return "first"
+        return Lineage.FIRST
     if previous == sha:
-        return "same"
+        return Lineage.SAME
     try:
         old, new = repo.commit(previous), repo.commit(sha)
         if repo.is_ancestor(old, new):
-            return "forward"
+            return Lineage.FORWARD
         if repo.is_ancestor(new, old):
-            return "backward"
+            return Lineage.BACKWARD
     except (git.GitCommandError, git.BadName, ValueError):
         pass
-    return "rewritten"
+    return Lineage.REWRITTEN
 
 
 def refusal_reason(validation: ValidationResult) -> str:
@@ -62,8 +63,14 @@ def refusal_reason(validation: ValidationResult) -> str:
 
 @dataclass
 class ApplyReport:
-    outcome: ApplyOutcome
-    lineage: str
+    """One apply of a prepared commit: its result, and how the commit relates to the applied one."""
+
+    result: ApplyResult
+    lineage: Lineage
+
+    @property
+    def outcome(self) -> Outcome:
+        return self.result.outcome
 
 
 def apply_prepared(
@@ -87,8 +94,8 @@ def apply_prepared(
         reason = refusal_reason(prepared.validation)
         if not dry_run:
             record_refusal(conn, prepared.info, reason)
-        outcome = ApplyOutcome(
-            "refused",
+        outcome = ApplyResult(
+            Outcome.REFUSED,
             prepared.info.sha,
             previous=previous,
             reason=reason,
@@ -121,7 +128,7 @@ def apply_commit(
     prepared = prepare(repo, rev)
     with connect_primary(dsn) as conn:
         report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)
-        if report.outcome.outcome == "superseded":
+        if report.outcome is Outcome.SUPERSEDED:
             report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)
     return report
 

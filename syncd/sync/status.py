@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from syncd.sync.database_state import drifted_since_sync, read_sync_state
@@ -15,8 +16,36 @@ select (select count(*) from config_parameters),
 """
 
 
-def read_status(dsn: str | None) -> dict[str, Any]:
-    """The sync record plus counts, as plain JSON-friendly values."""
+@dataclass(frozen=True)
+class SyncStatus:
+    """What the database says about its sync: times are ISO 8601 text, as in the JSON output."""
+
+    applied_commit: str | None
+    applied_at: str | None
+    applied_by: str | None
+    attempted_commit: str | None
+    attempted_at: str | None
+    attempt_outcome: str | None
+    attempt_error: str | None
+    drifted_rows: int
+    drift: bool
+    parameters: int
+    historical_depegs: int
+    stress_scenarios: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON object of `syncd status --format json`."""
+        return asdict(self)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, dt.datetime) else str(value)
+
+
+def read_status(dsn: str | None) -> SyncStatus:
+    """The sync record, drift since the last sync, and how many rows the database holds."""
     with connect(dsn) as conn:
         with conn.transaction():
             sync = read_sync_state(conn)
@@ -24,37 +53,17 @@ def read_status(dsn: str | None) -> dict[str, Any]:
             with conn.cursor() as cur:
                 cur.execute(_COUNTS)
                 params, depegs, scenarios = cur.fetchone() or (0, 0, 0)
-    out: dict[str, Any] = {
-        key: (value.isoformat() if isinstance(value, dt.datetime) else value)
-        for key, value in sync.items()
-        if key != "id"
-    }
-    out["drifted_rows"] = drifted
-    out["drift"] = bool(drifted)
-    out["parameters"] = params
-    out["historical_depegs"] = depegs
-    out["stress_scenarios"] = scenarios
-    return out
-
-
-def render_status(status: dict[str, Any]) -> str:
-    applied = status.get("applied_commit")
-    lines = [
-        f"applied commit:  {applied or '(none yet)'}"
-        + (f" at {status.get('applied_at')} by {status.get('applied_by')}" if applied else ""),
-        f"last attempt:    {status.get('attempted_commit') or '(none)'} -> {status.get('attempt_outcome') or '-'}"
-        + (f" at {status.get('attempted_at')}" if status.get("attempted_at") else ""),
-    ]
-    if status.get("attempt_error"):
-        lines.append(f"attempt error:   {status['attempt_error']}")
-    lines.append(
-        f"contents:        {status['parameters']} parameters, {status['historical_depegs']} depeg events,"
-        f" {status['stress_scenarios']} stress scenarios"
+    return SyncStatus(
+        applied_commit=_text(sync.get("applied_commit")),
+        applied_at=_text(sync.get("applied_at")),
+        applied_by=_text(sync.get("applied_by")),
+        attempted_commit=_text(sync.get("attempted_commit")),
+        attempted_at=_text(sync.get("attempted_at")),
+        attempt_outcome=_text(sync.get("attempt_outcome")),
+        attempt_error=_text(sync.get("attempt_error")),
+        drifted_rows=drifted,
+        drift=bool(drifted),
+        parameters=params,
+        historical_depegs=depegs,
+        stress_scenarios=scenarios,
     )
-    lines.append(
-        f"drift:           {status['drifted_rows']} row{'s' if status['drifted_rows'] != 1 else ''}"
-        " changed by hand since the last sync"
-        if status["drift"]
-        else "drift:           none"
-    )
-    return "\n".join(lines)

@@ -19,6 +19,7 @@ from syncd.sync.database_diff import diff_database
 from syncd.sync.database_state import drifted_since_sync, read_sync_state, read_tables
 from syncd.sync.diff import Diff, diff_params, diff_rows
 from syncd.sync.gitsource import CommitInfo
+from syncd.sync.outcomes import Outcome
 from syncd.sync.rowwriter import write_diff
 from tonsurance.config.problems import Problem
 from tonsurance.config.state import ConfigState
@@ -29,10 +30,10 @@ UNCHECKED: Any = object()
 
 
 @dataclass
-class ApplyOutcome:
-    """What one apply did: `applied`, `unchanged`, `refused`, `superseded`, `standby` or `dry-run`."""
+class ApplyResult:
+    """What one apply did (its outcome) and the change it made or would make."""
 
-    outcome: str
+    outcome: Outcome
     commit: str
     diff: Diff = field(default_factory=Diff)
     drift: bool = False
@@ -144,7 +145,7 @@ def fast_diff(
 def record_refusal(conn: psycopg.Connection[Any], info: CommitInfo, reason: str) -> None:
     """Record an attempt that changed nothing and why, in its own transaction."""
     with conn.transaction():
-        _record_attempt(conn, info, "refused", reason, 0, applied=False)
+        _record_attempt(conn, info, Outcome.REFUSED, reason, 0, applied=False)
 
 
 def apply_state(
@@ -157,25 +158,25 @@ def apply_state(
     expected_applied: Any = UNCHECKED,
     wait_for_lock: bool = True,
     base: tuple[str, ConfigState] | None = None,
-) -> ApplyOutcome:
+) -> ApplyResult:
     """Reconcile the database to `state` (already validated) for commit `info`.
 
     `base` is (sha, state) of a commit the caller knows; when it is the applied commit and the
     audit log shows no hand edit since the last sync, the diff is computed against it in memory
     instead of reading every row back (see `fast_diff`).
     """
-    result = ApplyOutcome("applied", info.sha)
+    result = ApplyResult(Outcome.APPLIED, info.sha)
     try:
         with conn.transaction():
             if not _lock(conn, wait_for_lock):
-                return ApplyOutcome(
-                    "standby", info.sha, reason="another syncd holds the apply lock"
+                return ApplyResult(
+                    Outcome.STANDBY, info.sha, reason="another syncd holds the apply lock"
                 )
             sync = read_sync_state(conn)
             result.previous = sync.get("applied_commit")
             if expected_applied is not UNCHECKED and result.previous != expected_applied:
-                return ApplyOutcome(
-                    "superseded",
+                return ApplyResult(
+                    Outcome.SUPERSEDED,
                     info.sha,
                     previous=result.previous,
                     reason=f"the applied commit moved to {result.previous} while this apply was prepared",
@@ -183,29 +184,29 @@ def apply_state(
             result.diff = fast_diff(conn, sync, base, state) or diff_database(conn, state)
             result.drift = result.previous == info.sha and not result.diff.empty
             if dry_run:
-                result.outcome = "dry-run"
+                result.outcome = Outcome.DRY_RUN
                 raise _DryRun
             if state.is_empty() and not allow_empty:
-                result.outcome = "refused"
+                result.outcome = Outcome.REFUSED
                 result.reason = "the commit would remove every parameter and row; pass --allow-empty to allow it"
             elif result.diff.empty:
-                result.outcome = "unchanged"
+                result.outcome = Outcome.UNCHANGED
             else:
                 _hand_commit_to_trigger(
                     conn, info, "drift correction" if result.drift else "commit"
                 )
                 write_diff(conn, result.diff, info.sha)
-            changed = result.outcome == "applied"
+            changed = result.outcome is Outcome.APPLIED
             _record_attempt(
                 conn,
                 info,
                 result.outcome,
                 result.reason,
                 len(result.diff.params) + len(result.diff.rows) if changed else 0,
-                applied=result.outcome != "refused",
-                reapply=result.previous == info.sha and result.outcome != "refused",
+                applied=result.outcome is not Outcome.REFUSED,
+                reapply=result.previous == info.sha and result.outcome is not Outcome.REFUSED,
             )
-            if changed or (result.outcome == "unchanged" and result.previous != info.sha):
+            if changed or (result.outcome is Outcome.UNCHANGED and result.previous != info.sha):
                 with conn.cursor() as cur:
                     cur.execute("select pg_notify(%s, %s)", (NOTIFY_CHANNEL, info.sha))
     except _DryRun:
