@@ -118,11 +118,11 @@ def main() -> int:
         print(f"database: {describe(dsn)}")
         print(migrate(dsn).message)
         report = engine.apply_commit(ROOT, "HEAD", dsn)
-        outcome = report.result
-        if outcome.outcome is Outcome.REFUSED:
-            print(f"HEAD was refused: {outcome.reason}", file=sys.stderr)
+        result = report.result
+        if result.outcome is Outcome.REFUSED:
+            print(f"HEAD was refused: {result.reason}", file=sys.stderr)
             return 1
-        print(f"apply {outcome.commit[:12]}: {outcome.outcome}. {summary_line(outcome.diff)}")
+        print(f"apply {result.commit[:12]}: {result.outcome}. {summary_line(result.diff)}")
         print(render_status(read_status(dsn)))
         if os.environ.get(DSN_ENV):
             reader = dsn

@@ -187,40 +187,40 @@ class Reconciler:
             self.in_flight = None
         self.current = None
         took = time.monotonic() - started
-        outcome = report.result
-        self.metrics.applies.labels(outcome.outcome).inc()
-        if outcome.outcome in (Outcome.APPLIED, Outcome.UNCHANGED):
+        result = report.result
+        self.metrics.applies.labels(result.outcome).inc()
+        if result.outcome in (Outcome.APPLIED, Outcome.UNCHANGED):
             self.metrics.duration.observe(took)
             if report.lineage in (Lineage.BACKWARD, Lineage.REWRITTEN):
                 self.metrics.rewrites.inc()
             event(
                 "applied",
-                f'applied {_short(sha)} "{prepared.info.summary}": {_changes(outcome)} changes'
+                f'applied {_short(sha)} "{prepared.info.summary}": {_changes(result)} changes'
                 f" in {took * 1000:.0f} ms",
                 commit=sha,
                 previous=applied,
-                changes=_changes(outcome),
+                changes=_changes(result),
                 lineage=report.lineage,
                 duration_ms=round(took * 1000, 1),
             )
             return "done"
-        if outcome.outcome is Outcome.REFUSED:
+        if result.outcome is Outcome.REFUSED:
             self.last_refused = sha
             self.metrics.failures.labels("invalid_commit").inc()
             event(
                 "refused",
-                f'refused {_short(sha)} "{prepared.info.summary}": {outcome.reason};'
+                f'refused {_short(sha)} "{prepared.info.summary}": {result.reason};'
                 f" {_short(applied)} stays applied until a newer commit arrives",
                 logging.ERROR,
                 commit=sha,
-                reason=outcome.reason,
+                reason=result.reason,
             )
             return "done"
-        if outcome.outcome is Outcome.SUPERSEDED:
+        if result.outcome is Outcome.SUPERSEDED:
             return "again"
         event(
             "busy",
-            f"{_short(sha)} not applied yet: {outcome.reason}; retrying shortly",
+            f"{_short(sha)} not applied yet: {result.reason}; retrying shortly",
             logging.DEBUG,
         )
         return "busy"
