@@ -23,9 +23,9 @@ from syncd.cli.options import repo_option
     show_default=True,
 )
 def validate(repo: str, commit: str | None, fmt: str) -> None:
-    """Check config/ against its schemas and the business rules."""
+    """Check config/ and every environment against the schemas and the business rules."""
     from syncd.render.validation import RENDERERS
-    from syncd.sync.validate import validate as run_validate
+    from syncd.sync.validate import validate_all as run_validate
 
     result = run_validate(repo, commit)
     click.echo(RENDERERS[fmt](result))

@@ -6,7 +6,25 @@ import json
 from collections.abc import Callable
 
 from tonsurance.config.problems import Problem
+from tonsurance.config.render import RepositoryValidation
 from tonsurance.config.validation import ValidationResult
+
+Result = ValidationResult | RepositoryValidation
+
+
+def _one(result: Result) -> tuple[ValidationResult, dict[str, ValidationResult]]:
+    """A repository's validation as one result (every problem and warning) and its environments."""
+    if isinstance(result, ValidationResult):
+        return result, {}
+    warnings = list(result.base.warnings)
+    for env in result.environments.values():
+        warnings.extend(env.warnings)
+    merged = ValidationResult(
+        problems=result.all_problems,
+        warnings=list(dict.fromkeys(warnings)),
+        state=result.base.state,
+    )
+    return merged, result.environments
 
 
 def _counts(result: ValidationResult) -> dict[str, int]:
@@ -23,11 +41,12 @@ def _warning_count(result: ValidationResult) -> str:
     return f" ({n} warning{'s' if n != 1 else ''})" if n else ""
 
 
-def _summary(result: ValidationResult) -> str:
+def _summary(result: ValidationResult, envs: dict[str, ValidationResult] | None = None) -> str:
     if result.ok:
         counts = _counts(result)
         detail = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in counts.items())
-        return f"ok: {detail}{_warning_count(result)}"
+        shown = f"; environments {', '.join(envs)}" if envs else ""
+        return f"ok: {detail}{shown}{_warning_count(result)}"
     files = len({p.file for p in result.problems})
     noun = "problem" if len(result.problems) == 1 else "problems"
     in_files = f"in {files} file{'s' if files != 1 else ''}"
@@ -39,20 +58,25 @@ def warning_line(warning: Problem) -> str:
     return f"{warning.file}:{warning.line}:{warning.column}: warning: {warning.where}: {warning.message}"
 
 
-def render_text(result: ValidationResult) -> str:
+def render_text(given: Result) -> str:
+    result, envs = _one(given)
     lines = [str(p) for p in result.problems]
     lines.extend(warning_line(w) for w in result.warnings)
-    lines.append(_summary(result))
+    lines.append(_summary(result, envs))
     return "\n".join(lines)
 
 
-def render_json(result: ValidationResult) -> str:
+def render_json(given: Result) -> str:
+    result, envs = _one(given)
     return json.dumps(
         {
             "ok": result.ok,
             "problems": [p.as_dict() for p in result.problems],
             "warnings": [w.as_dict() for w in result.warnings],
             "counts": _counts(result),
+            "environments": {
+                name: {"ok": env.ok, "counts": _counts(env)} for name, env in envs.items()
+            },
         },
         indent=2,
     )
@@ -75,14 +99,15 @@ def github_annotation(problem: Problem, level: str = "error") -> str:
     return f"::{level} {props}::{_escape_data(problem.where + ': ' + problem.message)}"
 
 
-def render_github(result: ValidationResult) -> str:
+def render_github(given: Result) -> str:
+    result, envs = _one(given)
     lines = [github_annotation(p) for p in result.problems]
     lines.extend(github_annotation(w, "warning") for w in result.warnings)
-    lines.append(_summary(result))
+    lines.append(_summary(result, envs))
     return "\n".join(lines)
 
 
-RENDERERS: dict[str, Callable[[ValidationResult], str]] = {
+RENDERERS: dict[str, Callable[[Result], str]] = {
     "text": render_text,
     "json": render_json,
     "github": render_github,

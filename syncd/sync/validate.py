@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from syncd.sync.gitsource import open_repo, read_commit, resolve_commit
+from tonsurance.config.render import RepositoryValidation, validate_repository
 from tonsurance.config.sources import SourceFiles, read_directory
 from tonsurance.config.validation import ValidationResult, validate_sources
 from tonsurance.errors import UsageProblem
@@ -25,3 +26,10 @@ def validate(
     repo: str | Path = ".", commit: str | None = None, today: dt.date | None = None
 ) -> ValidationResult:
     return validate_sources(load_sources(repo, commit), today)
+
+
+def validate_all(
+    repo: str | Path = ".", commit: str | None = None, today: dt.date | None = None
+) -> RepositoryValidation:
+    """`syncd validate`: the base and every declared environment."""
+    return validate_repository(load_sources(repo, commit), today)

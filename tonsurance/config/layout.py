@@ -16,6 +16,8 @@ TABLE_FILES: dict[str, str] = {
 }
 CONFIG_FILES: dict[str, str] = {**PARAMETER_FILES, **TABLE_FILES}
 CONFIG_DIR = "config"
+ENVIRONMENT_FILES = "config/environments.yaml"
+OVERLAY_DIR = "config/environments"
 SCHEMA_DIR = "schemas"
 MAX_FILE_BYTES = int(os.environ.get("TONSURANCE_MAX_FILE_BYTES", 1024 * 1024))
 
@@ -24,6 +26,11 @@ def schema_path(config_file: str) -> str:
     """`config/pricing.yaml` -> `schemas/pricing.schema.json`."""
     stem = config_file.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     return f"{SCHEMA_DIR}/{stem}.schema.json"
+
+
+def is_environment_file(path: str) -> bool:
+    """The declaration of the environments, or a file under the overlay folder."""
+    return path == ENVIRONMENT_FILES or path.startswith(OVERLAY_DIR + "/")
 
 
 def default_root() -> Path:

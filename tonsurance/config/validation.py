@@ -1,6 +1,8 @@
 """Validate one configuration end to end: files, YAML, schemas, business rules, then rows.
 
 Bad input is data, not an exception: every problem of every file is collected in one pass.
+The base files are parsed and schema-checked once (`parse_sources`); `conclude` then runs the
+business rules and builds the rows, for the base or for an environment merged onto it.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ from typing import Any
 
 from referencing.exceptions import Unresolvable
 
-from tonsurance.config.layout import CONFIG_DIR, CONFIG_FILES, SCHEMA_DIR, schema_path
+from tonsurance.config.layout import (
+    CONFIG_DIR,
+    CONFIG_FILES,
+    ENVIRONMENT_FILES,
+    SCHEMA_DIR,
+    is_environment_file,
+    schema_path,
+)
 from tonsurance.config.problems import Positions, Problem
 from tonsurance.config.rules import check_rules, check_warnings
 from tonsurance.config.schemacheck import SchemaUnusable, check_document, compile_schema
@@ -23,16 +32,38 @@ from tonsurance.config.yamlread import YamlProblem, read_yaml
 
 @dataclass
 class ValidationResult:
-    """Problems refuse the configuration; warnings are reported but refuse nothing."""
+    """Problems refuse the configuration; warnings are reported but refuse nothing.
+
+    `environment` names the environment this is the rendering of; None for the base alone."""
 
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     documents: dict[str, Any] = field(default_factory=dict)
     state: ConfigState | None = None
+    environment: str | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems and self.state is not None
+
+
+@dataclass
+class ParsedConfig:
+    """The base files read and checked against their schemas: where every environment starts."""
+
+    problems: list[Problem] = field(default_factory=list)
+    documents: dict[str, Any] = field(default_factory=dict)
+    positions: dict[str, Positions] = field(default_factory=dict)
+    validators: dict[str, Any] = field(default_factory=dict)
+    valid: dict[str, Any] = field(default_factory=dict)
+    clean: bool = True
+    as_of: dt.date | None = None
+
+    def schemas(self) -> dict[str, Mapping[str, Any]]:
+        return {
+            name: v.schema if isinstance(v.schema, Mapping) else {}
+            for name, v in self.validators.items()
+        }
 
 
 def _file_problems(sources: SourceFiles) -> list[Problem]:
@@ -41,9 +72,16 @@ def _file_problems(sources: SourceFiles) -> list[Problem]:
     known_names = ", ".join(sorted(p.rsplit("/", 1)[-1] for p in expected))
     for path in sorted(sources.files):
         if path.startswith(CONFIG_DIR + "/") and path not in expected:
+            if is_environment_file(path):
+                continue
             problems.append(
                 Problem(
-                    path, 1, 1, "(file)", f"unknown file in config/; expected only {known_names}"
+                    path,
+                    1,
+                    1,
+                    "(file)",
+                    f"unknown file in config/; expected only {known_names},"
+                    f" {ENVIRONMENT_FILES} and overlays in {CONFIG_DIR}/environments/",
                 )
             )
         if path.startswith(SCHEMA_DIR + "/") and not path.endswith(".json"):
@@ -57,57 +95,77 @@ def _file_problems(sources: SourceFiles) -> list[Problem]:
     return problems
 
 
-def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> ValidationResult:
-    """Check every config file against its schema and the business rules; build rows if clean.
+def schema_problems(validator: Any, document: Any, where: Positions, spath: str) -> list[Problem]:
+    """Every schema error of one document; an unresolvable `$ref` is one problem of the schema."""
+    try:
+        return check_document(validator, document, where)
+    except Unresolvable as exc:
+        return [
+            Problem(
+                spath, 1, 1, "(schema)", f"$ref {exc.ref!r} cannot be resolved; schemas must be local"
+            )
+        ]
 
-    Date rules judge against `today`, else the sources' own date (a commit's committer date),
-    else the current UTC date."""
-    result = ValidationResult(problems=list(sources.problems) + _file_problems(sources))
-    positions: dict[str, Positions] = {}
-    schemas: dict[str, Mapping[str, Any]] = {}
-    valid: dict[str, Any] = {}
-    clean = True
+
+def parse_sources(sources: SourceFiles) -> ParsedConfig:
+    """Read every base config file and check it against its schema."""
+    parsed = ParsedConfig(
+        problems=list(sources.problems) + _file_problems(sources), as_of=sources.as_of
+    )
     for name, path in CONFIG_FILES.items():
         data = sources.files.get(path)
         if data is None:
-            clean = False
+            parsed.clean = False
             continue
         spath = schema_path(path)
         schema_bytes = sources.files.get(spath)
         if schema_bytes is None:
-            result.problems.append(Problem(spath, 1, 1, "(file)", f"missing schema for {path}"))
-            clean = False
+            parsed.problems.append(Problem(spath, 1, 1, "(file)", f"missing schema for {path}"))
+            parsed.clean = False
             continue
         try:
             validator = compile_schema(schema_bytes, spath)
             document, where = read_yaml(data, path)
         except (SchemaUnusable, YamlProblem) as exc:
-            result.problems.append(exc.problem)
-            clean = False
+            parsed.problems.append(exc.problem)
+            parsed.clean = False
             continue
-        try:
-            found = check_document(validator, document, where)
-        except Unresolvable as exc:
-            found = [
-                Problem(
-                    spath,
-                    1,
-                    1,
-                    "(schema)",
-                    f"$ref {exc.ref!r} cannot be resolved; schemas must be local",
-                )
-            ]
-        result.problems.extend(found)
-        clean = clean and not found
+        found = schema_problems(validator, document, where, spath)
+        parsed.problems.extend(found)
+        parsed.clean = parsed.clean and not found
         if not found:
-            valid[name] = document
-        result.documents[name] = document
-        positions[name] = where
-        schemas[name] = validator.schema if isinstance(validator.schema, Mapping) else {}
-    day = today or sources.as_of
-    if clean and not result.problems:
-        result.problems.extend(check_rules(result.documents, positions, day))
+            parsed.valid[name] = document
+        parsed.documents[name] = document
+        parsed.positions[name] = where
+        parsed.validators[name] = validator
+    return parsed
+
+
+def conclude(
+    parsed: ParsedConfig,
+    documents: Mapping[str, Any],
+    positions: Mapping[str, Positions],
+    problems: list[Problem],
+    valid: Mapping[str, Any],
+    today: dt.date | None = None,
+) -> ValidationResult:
+    """Business rules and warnings over schema-checked documents, then the rows if all is clean."""
+    result = ValidationResult(problems=list(problems), documents=dict(documents))
+    day = today or parsed.as_of
+    if parsed.clean and not result.problems:
+        result.problems.extend(check_rules(documents, positions, day))
     result.warnings.extend(check_warnings(valid, positions, day))
     if not result.problems:
-        result.state = build_state(result.documents, schemas)
+        result.state = build_state(documents, parsed.schemas())
     return result
+
+
+def validate_sources(sources: SourceFiles, today: dt.date | None = None) -> ValidationResult:
+    """Check every base config file against its schema and the business rules; build rows if clean.
+
+    Date rules judge against `today`, else the sources' own date (a commit's committer date),
+    else the current UTC date."""
+    parsed = parse_sources(sources)
+    return conclude(
+        parsed, parsed.documents, parsed.positions, parsed.problems, parsed.valid, today
+    )

@@ -1,0 +1,138 @@
+"""Render and validate an environment: the base with its overlay merged, checked like the base.
+
+The base is parsed and schema-checked once; each environment re-checks only the documents its
+overlay touched, then runs the business rules and builds its rows. A problem the overlay caused
+points at the overlay: directly where it wrote the value at fault, else (a rule that fails at a
+base value once merged) at the override nearest to that value, naming the base place too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from tonsurance.config.environments import Environments, find_environments
+from tonsurance.config.layout import CONFIG_FILES, ENVIRONMENT_FILES, schema_path
+from tonsurance.config.overlay import Merged, merge
+from tonsurance.config.problems import Path, Problem, format_path
+from tonsurance.config.sources import SourceFiles
+from tonsurance.config.validation import (
+    ParsedConfig,
+    ValidationResult,
+    conclude,
+    parse_sources,
+    schema_problems,
+)
+
+_FILE_NAMES = {path: name for name, path in CONFIG_FILES.items()}
+
+
+@dataclass
+class RepositoryValidation:
+    """`syncd validate`: the base, every declared environment, and the overlay files' problems."""
+
+    base: ValidationResult
+    environments: dict[str, ValidationResult] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def all_problems(self) -> list[Problem]:
+        out = list(self.base.problems) + list(self.problems)
+        for result in self.environments.values():
+            out.extend(result.problems)
+        return list(dict.fromkeys(out))
+
+    @property
+    def ok(self) -> bool:
+        return self.base.ok and not self.all_problems
+
+
+def _common(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _blame(problem: Problem, name: str, merged: Merged) -> Problem:
+    """Re-point a problem found in a base file at the overlay line that caused it."""
+    tagged = f"in environment {name}: {problem.message}"
+    doc = _FILE_NAMES.get(problem.file)
+    if doc is None or not merged.overrides:
+        return Problem(problem.file, problem.line, problem.column, problem.where, tagged)
+    same = [o for o in merged.overrides if o[0] == doc] or merged.overrides
+    _, positions, path = max(same, key=lambda o: _common(format_path(o[2]), problem.where))
+    line, column = positions.locate(path)
+    base_at = f"{problem.file}:{problem.line}:{problem.column}"
+    return Problem(
+        positions.file,
+        line,
+        column,
+        format_path(path),
+        f"{tagged} (at {problem.where}, {base_at}, once merged)",
+    )
+
+
+def _undeclared(name: str, envs: Environments) -> Problem:
+    declared = ", ".join(envs.declared) or "none"
+    return Problem(
+        ENVIRONMENT_FILES,
+        1,
+        1,
+        "environments",
+        f"environment {name!r} is not declared (declared: {declared})",
+    )
+
+
+def render_environment(
+    parsed: ParsedConfig, envs: Environments, name: str, today: dt.date | None = None
+) -> ValidationResult:
+    """Environment `name`'s configuration, validated; its problems if the base or overlay fail."""
+    if name not in envs.declared:
+        return ValidationResult(problems=[_undeclared(name, envs)], environment=name)
+    overlay_files = set(envs.overlay_files.get(name, ()))
+    file_problems = [p for p in envs.problems if p.file in overlay_files or p.file == ENVIRONMENT_FILES]
+    if parsed.problems or file_problems:
+        problems = list(parsed.problems) + file_problems
+        return ValidationResult(problems=problems, environment=name)
+    merged = merge(parsed.documents, parsed.positions, envs.parts(name))
+    problems = list(merged.problems)
+    valid = dict(parsed.valid)
+    for doc in sorted(merged.touched):
+        spath = schema_path(CONFIG_FILES[doc])
+        found = schema_problems(
+            parsed.validators[doc], merged.documents[doc], merged.positions[doc], spath
+        )
+        problems.extend(found)
+        if found:
+            valid.pop(doc, None)
+    result = conclude(parsed, merged.documents, merged.positions, problems, valid, today)
+    result.problems = [
+        p if p.file in overlay_files else _blame(p, name, merged) for p in result.problems
+    ]
+    result.warnings = [w for w in result.warnings if w.file in overlay_files]
+    result.environment = name
+    return result
+
+
+def validate_environment(
+    sources: SourceFiles, name: str, today: dt.date | None = None
+) -> ValidationResult:
+    """Environment `name` of `sources`, rendered and validated."""
+    return render_environment(parse_sources(sources), find_environments(sources), name, today)
+
+
+def validate_repository(sources: SourceFiles, today: dt.date | None = None) -> RepositoryValidation:
+    """The base and every declared environment of `sources`."""
+    parsed = parse_sources(sources)
+    envs = find_environments(sources)
+    base = conclude(parsed, parsed.documents, parsed.positions, parsed.problems, parsed.valid, today)
+    out = RepositoryValidation(base, problems=list(envs.problems))
+    if base.ok and not any(p.file == ENVIRONMENT_FILES for p in envs.problems):
+        for name in envs.declared:
+            out.environments[name] = render_environment(parsed, envs, name, today)
+    return out
+
+
