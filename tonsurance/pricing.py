@@ -22,12 +22,12 @@ premium as its score rises; `regulatory_clarity` has a negative weight, so clari
 Time enters twice. This is this project's formula: the source document lists a "Duration base:
 90 days" among the pricing parameters but gives no premium formula. The annual rate is pro-rated
 by days/365, and the duration factor sqrt(days / duration_base_days) adds that risk grows as the
-square root of time, as the spread of a random walk does, so a
-policy longer than the base duration costs more per day and a shorter one less. At the base
-duration (90 days) the factor is 1 and the premium is the plain pro-rated rate. A 365-day policy
-at a 4% base rate costs 0.04 x 365/365 x sqrt(365/90) = 8.06% of its coverage with every other
-factor 1, and 7.65% when it takes the 5% discount of size tier 3 (e.g. 100,000 USDC); a 30-day
-one costs 0.04 x 30/365 x sqrt(30/90) = 0.19% (before the minimum-premium rules).
+square root of time, as the spread of a random walk does: a policy longer than the base duration
+costs more per day and a shorter one less. At the base duration (90 days) the factor is 1 and the
+premium is the plain pro-rated rate. A 365-day policy at a 4% base rate costs
+0.04 x 365/365 x sqrt(365/90) = 8.06% of its coverage with every other factor 1, and 7.65% when it
+takes the 5% discount of size tier 3 (e.g. 100,000 USDC); a 30-day one costs
+0.04 x 30/365 x sqrt(30/90) = 0.19% (before the minimum-premium rules).
 
 The trigger factor moves the premium by the adjustment factor times the trigger's relative move
 from the base trigger price: with base 0.97 and factor 0.5, a trigger of 1.00 costs 1.5464%
