@@ -3,10 +3,9 @@ measured in the same run; then quote latency percentiles with and without a thre
 the configuration from the database continuously.
 
 Three ways to price, all giving the same cents (checked before timing):
-  constants  tonsurance.pricing._price compiled again from its own source without the line that
-             unpacks the PricingParams into locals, so every value is a module constant (a dict
-             of rates, tuples of Tier, floats), wrapped like calculate_premium: the hard-coded
-             baseline, line for line the same code;
+  constants  `constants_price` below: tonsurance.pricing._price written out with every value a
+             module constant (a dict of rates, tuples of Tier, floats), wrapped like
+             calculate_premium: the hard-coded baseline, statement for statement the same code;
   params     calculate_premium on a PricingParams built once at import from those constants;
   live       calculate_premium(loader.snapshot, ...): the snapshot the loader holds right now.
 
@@ -15,23 +14,23 @@ Three ways to price, all giving the same cents (checked before timing):
 
 from __future__ import annotations
 
-import inspect
 import math
-import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from bench_loader import live_loader
 
 from tonsurance.config import ConfigLoader
 from tonsurance.config.model import PricingParams, Tier
-from tonsurance import pricing
+from tonsurance.errors import UsageProblem
 from tonsurance.pricing import (
+    DAYS_PER_YEAR,
+    PriceParts,
     Quote,
     calculate_premium,
+    round_cents,
 )
 
 BASE_RATES = {
@@ -99,40 +98,80 @@ LATENCY_CHUNKS = 8
 TARGET = 0.97
 
 
-def _constants_source() -> str:
-    """The source of tonsurance.pricing._price without the line that unpacks `p.hot` into locals,
-    so each of those names is read from module constants instead: the same function, line for
-    line, with the values hard-coded."""
-    source = inspect.getsource(pricing._price)
-    unpack = re.compile(r"\n    \(\n[^)]*\) = p\.hot\n")
-    if not unpack.search(source):
-        raise SystemExit("tonsurance.pricing._price no longer unpacks p.hot; update this benchmark")
-    return unpack.sub("\n", source)
+def constants_price(
+    p: None,
+    asset: str,
+    coverage_usd: float,
+    duration_days: int,
+    trigger_price: float | None,
+    risk_scores: Mapping[str, float] | None,
+    utilization: float,
+    loss_ratio: float | None,
+) -> PriceParts:
+    """tonsurance.pricing._price written out with the values as module constants: the same
+    statements in the same order, so the two differ only in where the values come from."""
+    if not coverage_usd > 0:
+        raise UsageProblem(f"coverage must be a positive amount of USD, got {coverage_usd}")
+    if duration_days < 1:
+        raise UsageProblem(f"duration must be at least one day, got {duration_days}")
+    if not utilization >= 0:
+        raise UsageProblem(f"utilization must be 0 or more, got {utilization}")
 
+    try:
+        rate = BASE_RATES[asset]
+    except KeyError:
+        rate = BASE_RATE_DEFAULT
 
-def _constants_function() -> Callable[..., tuple[Any, ...]]:
-    namespace: dict[str, Any] = dict(vars(pricing))
-    namespace.update(
-        rates=dict(BASE_RATES),
-        default_rate=BASE_RATE_DEFAULT,
-        weights=dict(RISK_WEIGHTS),
-        size_tiers=SIZE_TIERS,
-        util_tiers=UTILIZATION_TIERS,
-        base_days=DURATION_BASE_DAYS,
-        base_price=TRIGGER_BASE_PRICE,
-        adjustment=TRIGGER_ADJUSTMENT_FACTOR,
-        target_loss=TARGET_LOSS_RATIO,
-        dampener=CLAIMS_ADJUSTMENT_DAMPENER,
-        min_absolute=MIN_PREMIUM_ABSOLUTE_USD,
-        min_rate=MIN_PREMIUM_RATE,
-        claims_floor=CLAIMS_FACTOR_FLOOR,
-    )
-    exec(compile(_constants_source(), "<constants _price>", "exec"), namespace)
-    function: Callable[..., tuple[Any, ...]] = namespace["_price"]
-    return function
+    risk = 1.0
+    if risk_scores:
+        for factor, score in risk_scores.items():
+            if not 0.0 <= score <= 1.0:
+                raise UsageProblem(f"risk score {factor}={score} is outside [0, 1]")
+            weight = RISK_WEIGHTS.get(factor)
+            if weight is None:
+                raise UsageProblem(f"unknown risk factor {factor!r}")
+            risk += weight * score
+        if risk < 0.0:
+            risk = 0.0
 
+    trigger = 1.0
+    if trigger_price is not None:
+        if not 0.0 < trigger_price <= 1.0:
+            raise UsageProblem(f"trigger price must be in (0, 1], got {trigger_price}")
+        trigger += TRIGGER_ADJUSTMENT_FACTOR * (trigger_price - TRIGGER_BASE_PRICE) / TRIGGER_BASE_PRICE
+        if trigger < 0.0:
+            trigger = 0.0
 
-_constants_price = _constants_function()
+    size = 1.0
+    best = -1.0
+    for tier in SIZE_TIERS:
+        if best < tier.threshold <= coverage_usd:
+            best = tier.threshold
+            size = 1.0 - tier.value
+
+    util = 1.0
+    best = -1.0
+    for tier in UTILIZATION_TIERS:
+        if best < tier.threshold <= utilization:
+            best = tier.threshold
+            util = tier.value
+
+    claims = 1.0
+    if loss_ratio is not None:
+        if not loss_ratio >= 0:
+            raise UsageProblem(f"loss ratio must be 0 or more, got {loss_ratio}")
+        claims += CLAIMS_ADJUSTMENT_DAMPENER * (loss_ratio / TARGET_LOSS_RATIO - 1.0)
+        if claims < CLAIMS_FACTOR_FLOOR:
+            claims = CLAIMS_FACTOR_FLOOR
+
+    duration = math.sqrt(duration_days / DURATION_BASE_DAYS)
+    years = duration_days / DAYS_PER_YEAR
+    computed = coverage_usd * rate * risk * trigger * size * util * claims * years * duration
+    minimum = coverage_usd * MIN_PREMIUM_RATE * years
+    if MIN_PREMIUM_ABSOLUTE_USD > minimum:
+        minimum = MIN_PREMIUM_ABSOLUTE_USD
+    cents = round_cents(computed if computed >= minimum else minimum)
+    return PriceParts(cents, rate, risk, trigger, size, util, claims, duration, computed, minimum)
 
 
 def constants_premium(
@@ -146,7 +185,7 @@ def constants_premium(
     loss_ratio: float | None = None,
 ) -> Quote:
     """calculate_premium's shape (a wrapper over the formula), with the values as constants."""
-    cents, rate, risk, trigger, size, util, claims, duration, computed, minimum = _constants_price(
+    cents, rate, risk, trigger, size, util, claims, duration, computed, minimum = constants_price(
         None,
         asset,
         coverage_usd,
@@ -262,7 +301,7 @@ def latency_table(
 def main() -> int:
     with live_loader(interval=60.0) as loader:
         snap = loader.snapshot
-        assert snap.pricing.base_rate == BASE_RATES, "the constants differ from the shipped config"
+        assert snap.pricing.hot == CONSTANT_PARAMS.hot, "the constants differ from the shipped config"
         ways = pricers(loader)
         for args in INPUTS:
             cents = {name: price(*args).premium_cents for name, price in ways.items()}

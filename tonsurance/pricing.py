@@ -46,6 +46,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from tonsurance.config.model import PricingParams, Snapshot, Tier
 from tonsurance.errors import UsageProblem
@@ -73,6 +74,24 @@ class Quote:
     def minimum_applied(self) -> bool:
         """True when a minimum-premium rule, not the rated premium, set the price."""
         return self.minimum_usd > self.computed_usd
+
+
+class PriceParts(NamedTuple):
+    """The premium in cents and the factors that made it: what the formula returns.
+
+    A tuple, so that `calculate_premium` unpacks it at tuple speed on the hot path.
+    """
+
+    cents: int
+    rate: float
+    risk: float
+    trigger: float
+    size: float
+    util: float
+    claims: float
+    duration: float
+    computed: float
+    minimum: float
 
 
 def get_base_rate(params: PricingParams, asset: str) -> float:
@@ -135,7 +154,7 @@ def _price(
     risk_scores: Mapping[str, float] | None,
     utilization: float,
     loss_ratio: float | None,
-) -> tuple[int, float, float, float, float, float, float, float, float, float]:
+) -> PriceParts:
     if not coverage_usd > 0:
         raise UsageProblem(f"coverage must be a positive amount of USD, got {coverage_usd}")
     if duration_days < 1:
@@ -212,7 +231,7 @@ def _price(
     if min_absolute > minimum:
         minimum = min_absolute
     cents = round_cents(computed if computed >= minimum else minimum)
-    return cents, rate, risk, trigger, size, util, claims, duration, computed, minimum
+    return PriceParts(cents, rate, risk, trigger, size, util, claims, duration, computed, minimum)
 
 
 def premium_cents(
