@@ -27,6 +27,22 @@ from tonsurance.db import NOTIFY_CHANNEL
 
 APPLY_LOCK_KEY = 0x746F6E73  # "tons"
 UNCHECKED: Any = object()
+# The database refusing the commit's own data: the same commit fails the same way on every try,
+# so it is a refusal, recorded once, not a fault to retry.
+DATABASE_REFUSES = (
+    psycopg.errors.CheckViolation,
+    psycopg.errors.NotNullViolation,
+    psycopg.DataError,
+)
+
+
+def database_refusal(exc: psycopg.Error) -> str:
+    """One line saying which constraint refused the data, without the row's values."""
+    diag = exc.diag
+    text = diag.message_primary or str(exc).splitlines()[0]
+    named = diag.constraint_name
+    suffix = f" ({named})" if named and named not in text else ""
+    return f"the database refused the commit's data: {' '.join(text.split())}{suffix}"
 
 
 @dataclass
@@ -211,4 +227,8 @@ def apply_state(
                     cur.execute("select pg_notify(%s, %s)", (NOTIFY_CHANNEL, info.sha))
     except _DryRun:
         pass
+    except DATABASE_REFUSES as exc:
+        reason = database_refusal(exc)
+        record_refusal(conn, info, reason)
+        return ApplyOutcome("refused", info.sha, previous=result.previous, reason=reason)
     return result
