@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from syncd.sync.gitsource import CommitInfo
+from syncd.sync.outcomes import Outcome
 from syncd.sync.transaction import apply_state
 from tonsurance.config.sources import read_directory
 from tonsurance.config.state import ConfigState, Parameter
@@ -155,7 +156,7 @@ def _stored(conn: psycopg.Connection[Any], insert: str, key: str) -> bool:
 def _applies(conn: psycopg.Connection[Any], state: ConfigState) -> bool:
     """Whether the real apply stores `state`; undone either way."""
     with conn.transaction(force_rollback=True):
-        return apply_state(conn, INFO, state, allow_empty=True).outcome == "applied"
+        return apply_state(conn, INFO, state, allow_empty=True).outcome is Outcome.APPLIED
 
 
 def test_every_check_constraint_is_accounted_for(db_dsn: str) -> None:

@@ -230,5 +230,5 @@ def apply_state(
     except DATABASE_REFUSES as exc:
         reason = database_refusal(exc)
         record_refusal(conn, info, reason)
-        return ApplyOutcome("refused", info.sha, previous=result.previous, reason=reason)
+        return ApplyResult(Outcome.REFUSED, info.sha, previous=result.previous, reason=reason)
     return result
