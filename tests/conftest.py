@@ -59,7 +59,7 @@ def topology() -> Iterator[Topology]:
         yield running
 
 
-DATABASE_FIXTURES = {"postgres_server", "empty_db_dsn", "migrated_template", "db_dsn"}
+DATABASE_FIXTURES = {"postgres_server", "empty_db_dsn", "migrated_template", "db_dsn", "topology"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

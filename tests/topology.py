@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,52 +26,32 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from pgbouncer import (
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from syncd.errors import Unavailable
+from syncd.local.server import FAST_SETTINGS, PrivateServer, free_port, postgres_bindir
+from syncd.sync.migrate import migrate
+from syncd.sync.pipeline import apply_commit
+from tests.pgbouncer import (
     DATABASE,
     POOL_SIZE,
     SERVER_USER,
     SERVICE_ROLE,
     PgBouncer,
-    as_server_user,
     server_folder,
 )
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
-
-from syncd.sync.migrate import migrate
-from syncd.sync.pipeline import apply_commit
-from tests.support import (
-    ConfigRepo,
-    ThrowawayCluster,
-    free_port,
-    make_config_repo,
-    postgres_bindir,
-)
+from tests.support import ConfigRepo, make_config_repo
 
 PRICING = "config/pricing.yaml"
-
-
-def _run_tool(bindir: Path, folder: Path, *args: str) -> None:
-    """Run one PostgreSQL program as the server user; a failure raises with its output."""
-    done = subprocess.run(
-        [str(bindir / args[0]), *args[1:]],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=folder,
-        **as_server_user(),
-    )
-    if done.returncode != 0:
-        output = " ".join((done.stderr or done.stdout).split())
-        raise RuntimeError(f"{args[0]} failed with exit code {done.returncode}: {output}")
 
 
 @dataclass
 class Topology:
     """The running parts and the addresses a test or benchmark needs."""
 
-    primary: ThrowawayCluster
-    standby: ThrowawayCluster
+    primary: PrivateServer
+    standby: PrivateServer
     bouncer: PgBouncer
     repo: ConfigRepo
 
@@ -151,24 +130,11 @@ def _one(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()
     return row[0]
 
 
-def _init_primary(stack: ExitStack, settings: dict[str, str]) -> ThrowawayCluster:
+def _init_primary(stack: ExitStack, settings: dict[str, str]) -> PrivateServer:
     folder = server_folder("tonsurance-primary-")
     stack.callback(shutil.rmtree, folder, ignore_errors=True)
-    primary = ThrowawayCluster(folder, postgres_bindir(), free_port())
-    _run_tool(
-        primary.bindir,
-        folder,
-        "initdb",
-        "-D",
-        str(primary.datadir),
-        "-U",
-        SERVER_USER,
-        "-A",
-        "trust",
-        "-E",
-        "UTF8",
-        "--no-sync",
-    )
+    primary = PrivateServer(folder, postgres_bindir(), free_port(), FAST_SETTINGS)
+    primary.initialize(sync=False)
     with open(primary.datadir / "postgresql.conf", "a") as conf:
         conf.writelines(f"{name} = '{value}'\n" for name, value in settings.items())
     primary.start()
@@ -176,7 +142,7 @@ def _init_primary(stack: ExitStack, settings: dict[str, str]) -> ThrowawayCluste
     return primary
 
 
-def _prepare_database(primary: ThrowawayCluster) -> None:
+def _prepare_database(primary: PrivateServer) -> None:
     """Create the database, migrate it, and add the login role services use."""
     admin = make_conninfo(host="127.0.0.1", port=str(primary.port), user=SERVER_USER)
     with psycopg.connect(admin, dbname="postgres", autocommit=True) as conn:
@@ -190,39 +156,26 @@ def _prepare_database(primary: ThrowawayCluster) -> None:
         )
 
 
-def _start_standby(stack: ExitStack, primary: ThrowawayCluster) -> ThrowawayCluster:
+def _start_standby(stack: ExitStack, primary: PrivateServer) -> PrivateServer:
+    """A hot standby streaming from `primary`; its postgresql.conf is the primary's copy."""
     folder = server_folder("tonsurance-standby-")
     stack.callback(shutil.rmtree, folder, ignore_errors=True)
-    standby = ThrowawayCluster(folder, primary.bindir, free_port())
-    _run_tool(
-        standby.bindir,
-        folder,
-        "pg_basebackup",
-        "-D",
-        str(standby.datadir),
-        "-R",
-        "-X",
-        "stream",
-        "-c",
-        "fast",
-        "--no-sync",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(primary.port),
-        "-U",
-        SERVER_USER,
-    )
+    standby = PrivateServer(folder, primary.bindir, free_port(), FAST_SETTINGS)
+    address = ("-h", "127.0.0.1", "-p", str(primary.port), "-U", SERVER_USER)
+    standby.run(
+        "pg_basebackup", "-D", str(standby.datadir), "-R", "-X", "stream", "-c", "fast",
+        "--no-sync", *address,
+    )  # fmt: skip
     standby.start()
     stack.callback(_stop_quietly, standby)
     return standby
 
 
-def _stop_quietly(cluster: ThrowawayCluster) -> None:
-    if cluster.running():
+def _stop_quietly(server: PrivateServer) -> None:
+    if server.running():
         try:
-            cluster.stop("immediate")
-        except RuntimeError:
+            server.stop("immediate")
+        except Unavailable:
             pass
 
 
