@@ -69,6 +69,17 @@ def test_quote_matches_pricing_on_the_database_snapshot(db_dsn: str, repo: Confi
     assert err == ""
 
 
+def test_quote_lasts_the_configured_base_duration_by_default(db_dsn: str, repo: ConfigRepo) -> None:
+    """Without --days a quote covers the configuration's duration_base_days, not a fixed 90."""
+    repo.change(PRICING, "duration_base_days: 90", "duration_base_days: 60")
+    apply_commit(repo.path, "HEAD", db_dsn)
+    code, out, err = run("quote", "USDC", "100000", "--dsn", db_dsn)
+    assert code == 0, err
+    assert "of coverage for 60 days" in out and "(sqrt(60 / 60))" in out
+    expected = calculate_premium(database_snapshot(db_dsn), "USDC", 100000.0, 60).premium_cents
+    assert premium_cents(out) == expected
+
+
 def test_quote_options_reach_the_formula(db_dsn: str, repo: ConfigRepo) -> None:
     """--trigger and --utilization change the premium exactly as calculate_premium does."""
     apply_commit(repo.path, "HEAD", db_dsn)

@@ -95,7 +95,10 @@ def _finite(name: str, value: float | None) -> None:
 @click.argument("asset")
 @click.argument("coverage_usd", type=float, metavar="COVERAGE_USD")
 @click.option(
-    "--days", type=click.IntRange(min=1), default=90, show_default=True, help="Policy duration."
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Policy duration in days; default the configured duration_base_days.",
 )
 @click.option(
     "--trigger",
@@ -135,7 +138,7 @@ def _finite(name: str, value: float | None) -> None:
 def quote(
     asset: str,
     coverage_usd: float,
-    days: int,
+    days: int | None,
     trigger: float | None,
     utilization: float,
     risk_scores: tuple[str, ...],
@@ -154,6 +157,8 @@ def quote(
     snap, reason = load_snapshot(dsn)
     if reason is not None:
         click.echo(f"{PROG}: warning: using the file defaults; {reason}", err=True)
+    if days is None:
+        days = snap.pricing.duration_base_days
     result = calculate_premium(
         snap,
         asset,
