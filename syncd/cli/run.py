@@ -84,6 +84,32 @@ from syncd.cli.options import dsn_option
     show_envvar=True,
 )
 @click.option(
+    "--notify",
+    multiple=True,
+    metavar="URL",
+    help="Send applies, refusals, drift and outages to this Apprise URL (slack://, pagerduty://,"
+    " json://, mailto://, ...); repeatable. Default: SYNCD_NOTIFY, URLs separated by spaces or"
+    " commas.",
+)
+@click.option(
+    "--public-url",
+    default=None,
+    envvar="SYNCD_PUBLIC_URL",
+    show_envvar=True,
+    metavar="URL",
+    help="The address people reach this daemon at; notifications link to its console (/ui/).",
+)
+@click.option(
+    "--notify-after",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    envvar="SYNCD_NOTIFY_AFTER",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Notify about a database, git or disk fault once it has lasted this long.",
+)
+@click.option(
     "--once",
     is_flag=True,
     help="Run one cycle and exit: 1 if the head was refused or applying it failed, 3 if the"
@@ -101,14 +127,23 @@ def run(
     fetch_timeout: float,
     stop_timeout: float,
     log_format: str,
+    notify: tuple[str, ...],
+    public_url: str | None,
+    notify_after: float,
     once: bool,
 ) -> None:
     """Keep the database at the newest commit of a branch: poll, watch, webhook, self-heal."""
+    import os
+    import socket
     from pathlib import Path
 
     from syncd.daemon.logs import setup_logging
     from syncd.daemon.loop import RunOptions, run_daemon
+    from syncd.daemon.notify_targets import split_urls
+    from syncd.render.notification import NotifyContext, check_public_url, render
 
+    urls = notify or tuple(split_urls(os.environ.get("SYNCD_NOTIFY")))
+    context = NotifyContext(branch, socket.gethostname(), check_public_url(public_url))
     setup_logging(log_format)
     options = RunOptions(
         repo=repo,
@@ -122,7 +157,9 @@ def run(
         fetch_timeout=fetch_timeout,
         stop_timeout=stop_timeout,
         once=once,
+        notify=urls,
+        notify_after=notify_after,
     )
-    code = run_daemon(options)
+    code = run_daemon(options, lambda event: render(event, context))
     if code:
         raise click.exceptions.Exit(code)

@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from syncd.daemon.events import CommitApplied, Drift, Event, HeadRefused, changes_of
 from syncd.daemon.logs import event
 from syncd.daemon.metrics import Metrics
 from syncd.daemon.mirror import FetchResult, Mirror
@@ -45,8 +46,10 @@ class Reconciler:
         metrics: Metrics,
         self_heal: bool,
         stopping: threading.Event,
+        announce: Callable[[Event], None] | None = None,
     ) -> None:
         self.mirror = mirror
+        self.announce = announce or (lambda event: None)
         self.stopping = stopping
         self.state = state
         self.metrics = metrics
@@ -203,6 +206,12 @@ class Reconciler:
                 lineage=report.lineage,
                 duration_ms=round(took * 1000, 1),
             )
+            if result.outcome is Outcome.APPLIED:
+                added, changed, removed, changes = changes_of(result.diff)
+                info = prepared.info
+                self.announce(
+                    CommitApplied(sha, info.author, info.summary, added, changed, removed, changes)
+                )
             return "done"
         if result.outcome is Outcome.REFUSED:
             self.last_refused = sha
@@ -215,6 +224,8 @@ class Reconciler:
                 commit=sha,
                 reason=result.reason,
             )
+            info = prepared.info
+            self.announce(HeadRefused(sha, info.author, info.summary, result.reason, applied))
             return "done"
         if result.outcome is Outcome.SUPERSEDED:
             return "again"
@@ -265,6 +276,7 @@ class Reconciler:
                     rows=len(names),
                     keys=list(names[:50]),
                 )
+                self.announce(Drift(applied, len(names), names[:50], corrected=False))
             self._drift_seen = names
             return
         self._correct(conn, prepared, names)
@@ -296,6 +308,7 @@ class Reconciler:
             keys=list(names[:50]),
             commit=prepared.info.sha,
         )
+        self.announce(Drift(prepared.info.sha, len(names), names[:50], corrected=True))
 
 
 def record_failure(conn: psycopg.Connection[Any], sha: str, error: str) -> None:

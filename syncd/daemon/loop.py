@@ -15,6 +15,7 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -24,10 +25,12 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from syncd.daemon.cycle import Reconciler, record_failure
+from syncd.daemon.events import TOPICS, Announcer, Event, Outages
 from syncd.daemon.httpserver import HttpServer
 from syncd.daemon.logs import event
 from syncd.daemon.metrics import Metrics
 from syncd.daemon.mirror import DEFAULT_FETCH_TIMEOUT, Mirror, default_state_dir, git_dir_of
+from syncd.daemon.notify import Delivery, Message, Notifier
 from syncd.daemon.refwatch import RefWatcher
 from syncd.daemon.runstate import Faults, RunState
 from syncd.daemon.webhook import SECRET_ENV, secret_from_env
@@ -71,6 +74,8 @@ class RunOptions:
     fetch_timeout: float = DEFAULT_FETCH_TIMEOUT
     stop_timeout: float = 10.0
     once: bool = False
+    notify: tuple[str, ...] = ()  # Apprise URLs
+    notify_after: float = 60.0  # seconds a dependency must be down before a message says so
 
 
 def _one_line(exc: BaseException) -> str:
@@ -78,8 +83,14 @@ def _one_line(exc: BaseException) -> str:
     return " ".join((primary or str(exc)).split()) or type(exc).__name__
 
 
+NOTIFY_FLUSH_SECONDS = 5.0
+
+
 class Daemon:
-    def __init__(self, options: RunOptions) -> None:
+    def __init__(
+        self, options: RunOptions, render: Callable[[Event], Message] | None = None
+    ) -> None:
+        """`render` words the notifications; it is needed when `options.notify` names URLs."""
         self.options = options
         try:
             conninfo_to_dict(resolve_dsn(options.dsn))
@@ -95,20 +106,34 @@ class Daemon:
             options.fetch_timeout,
         )
         self.meter = Metrics(options.branch)
+        self.notifier: Notifier | None = None
+        announce: Callable[[Event], None] | None = None
+        outages = None
+        if options.notify:
+            if render is None:
+                raise ValueError("notifications need a function that words them")
+            self.notifier = Notifier(
+                options.notify, on_result=self._count_notification, topics=TOPICS
+            )
+            announce = Announcer(self.notifier, render).publish
+            outages = Outages(announce, options.notify_after)
         self.state = RunState(
             self.mirror.display_url,
             options.branch,
             options.self_heal,
             fresh_within=FRESH_INTERVALS * options.interval + options.fetch_timeout,
         )
-        self.faults = Faults(self.state, self.meter)
+        self.faults = Faults(self.state, self.meter, outages)
         self.stopping = threading.Event()
         self.reconciler = Reconciler(
-            self.mirror, self.state, self.meter, options.self_heal, self.stopping
+            self.mirror, self.state, self.meter, options.self_heal, self.stopping, announce
         )
         self.wakeup = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
         self._failed_cycles = 0
+
+    def _count_notification(self, delivery: Delivery) -> None:
+        self.meter.notifications.labels(delivery.value).inc()
 
     def status(self) -> dict[str, Any]:
         return self.state.as_json()
@@ -277,6 +302,14 @@ class Daemon:
             )
         if not opts.self_heal:
             event("self_heal_off", "--no-self-heal: drift is reported, not put back")
+        if self.notifier is not None:
+            names = ", ".join(target.name for target in self.notifier.targets)
+            event(
+                "notify_on",
+                f"notifications go to {names}; a dependency is reported after"
+                f" {opts.notify_after:g} s down",
+                targets=[target.name for target in self.notifier.targets],
+            )
 
     def _start_watcher(self) -> RefWatcher | None:
         if not self.options.watch or self.options.once or self.mirror.local is None:
@@ -294,6 +327,8 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (or one cycle with `once`); the exit code."""
         self.mirror.open()
+        if self.notifier is not None:
+            self.notifier.start()
         secret = secret_from_env()
         http = None
         if self.options.listen and not self.options.once:
@@ -301,6 +336,8 @@ class Daemon:
                 http = HttpServer(self.options.listen, self, secret)
             except BaseException:
                 self.mirror.close()
+                if self.notifier is not None:
+                    self.notifier.close(0)
                 raise
             http.start()
         previous = {
@@ -325,6 +362,8 @@ class Daemon:
                 http.stop()
             self._drop()
             self.mirror.close()
+            if self.notifier is not None:
+                self.notifier.close(NOTIFY_FLUSH_SECONDS)
         event("stopped", "syncd stopped")
         if self.options.once:
             return self._once_exit_code(result)
@@ -337,5 +376,5 @@ class Daemon:
         return 1 if self.state.head_refused else 0
 
 
-def run_daemon(options: RunOptions) -> int:
-    return Daemon(options).run()
+def run_daemon(options: RunOptions, render: Callable[[Event], Message] | None = None) -> int:
+    return Daemon(options, render).run()

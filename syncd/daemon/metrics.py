@@ -13,6 +13,7 @@ from prometheus_client import (
 )
 
 DEPENDENCIES = ("database", "git", "disk")
+DELIVERIES = ("sent", "failed", "dropped")
 FAILURE_REASONS = ("invalid_commit", "database", "git", "disk", "apply_error")
 APPLY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -96,6 +97,16 @@ class Metrics:
             "1 when the branch head failed validation and is not applied.",
             registry=reg,
         )
+
+        self.notifications = Counter(
+            "syncd_notifications",
+            "Notifications by result, one per message and URL: sent, failed after its retries,"
+            " or dropped because the URL's queue was full.",
+            ["result"],
+            registry=reg,
+        )
+        for result in DELIVERIES:
+            self.notifications.labels(result)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

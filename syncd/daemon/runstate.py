@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from syncd.daemon.events import Outages
 from syncd.daemon.logs import event
 from syncd.daemon.metrics import Metrics
 
@@ -129,9 +130,10 @@ _UP = {"apply": "applying works", "disk": "disk works", "internal": "cycles work
 class Faults:
     """Which dependency is failing; one log line when it fails and one when it is back."""
 
-    def __init__(self, state: RunState, metrics: Metrics) -> None:
+    def __init__(self, state: RunState, metrics: Metrics, outages: Outages | None = None) -> None:
         self.state = state
         self.metrics = metrics
+        self.outages = outages
         self._since: dict[str, float] = {}
         self._tries: dict[str, int] = {}
 
@@ -156,6 +158,8 @@ class Faults:
             )
         else:
             self._tries[name] += 1
+        if self.outages is not None and name in DEPENDENCIES:
+            self.outages.down(name, error)
 
     def up(self, name: str) -> None:
         if name in DEPENDENCIES:
@@ -165,6 +169,8 @@ class Faults:
         if was is not None:
             took = time.time() - self._since.pop(name, time.time())
             tries = self._tries.pop(name, 0)
+            if self.outages is not None and name in DEPENDENCIES:
+                self.outages.up(name, tries)
             what = _UP.get(name, f"{name} available")
             event(
                 f"{name}_up",
