@@ -224,9 +224,17 @@ def test_dashboard_is_grafana_json_with_a_prometheus_datasource_variable() -> No
 
 
 def test_the_dashboard_has_the_source_documents_panels() -> None:
-    """The source document's panels that still mean something are on the dashboard."""
-    titles = {panel["title"] for panel in panels(dashboard())}
-    assert {"Cache performance", "Config update frequency"} <= titles
+    """The source document's four panels are on the dashboard, reading its metric names."""
+    exprs = {
+        panel["title"]: " ".join(target["expr"] for target in panel.get("targets", []))
+        for panel in panels(dashboard())
+    }
+    assert "config_cache_hits" in exprs["Cache performance"]
+    assert "config_cache_requests" in exprs["Cache performance"]
+    assert "syncd_applies_total" in exprs["Config update frequency"]
+    assert "config_cache_entries" in exprs["Cache size"]
+    latency = exprs["Database query latency"]
+    assert "histogram_quantile(0.95" in latency and "config_db_query_duration_seconds" in latency
 
 
 def test_promql_metric_names_are_found() -> None:
