@@ -141,7 +141,7 @@ class PgBouncer:
     def show(self, what: str) -> list[dict[str, Any]]:
         """The rows of `SHOW POOLS`, `SHOW SERVERS`, ... as dicts by column name."""
         with self.admin() as conn, conn.cursor() as cur:
-            cur.execute(f"show {what}")  # type: ignore[arg-type]
+            cur.execute(f"show {what}")
             names = [column.name for column in cur.description or ()]
             return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 from click.testing import CliRunner, Result
-from tests.topology import Topology
 
 from syncd.cli.main import main
+from tests.topology import Topology
 
 pytestmark = pytest.mark.slow
 

@@ -124,7 +124,7 @@ class Topology:
 
 def _one(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
     """The single value a query returns."""
-    row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+    row = conn.execute(query, params).fetchone()
     if row is None:
         raise AssertionError(f"no row from {query}")
     return row[0]
