@@ -6,16 +6,20 @@ defaults can never hold a value the database would refuse.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
+from tonsurance.config.gitorigin import DefaultsOrigin, defaults_origin
 from tonsurance.config.layout import default_root
 from tonsurance.config.model import ParamKey
 from tonsurance.config.snapshot import snapshot_from_state
 from tonsurance.config.sources import read_directory
 from tonsurance.config.typed import TypedView, typed_view
 from tonsurance.config.validation import validate_sources
-from tonsurance.errors import InvalidConfig
+from tonsurance.errors import InvalidConfig, TonsuranceError, Unavailable
+
+log = logging.getLogger("tonsurance.config")
 
 
 def load_file_defaults(root: str | os.PathLike[str] | None = None) -> TypedView:
@@ -29,3 +33,28 @@ def load_file_defaults(root: str | os.PathLike[str] | None = None) -> TypedView:
         raise InvalidConfig(f"the file defaults in {base} are invalid: {first}{extra}")
     types: dict[ParamKey, str] = {k: p.value_type for k, p in result.state.parameters.items()}
     return typed_view(snapshot_from_state(result.state, source="file"), types)
+
+
+def fall_back_to_files(
+    root: str | os.PathLike[str] | None, db_error: TonsuranceError
+) -> tuple[TypedView, DefaultsOrigin]:
+    """The file defaults for a loader that could not read the database, logged with where they
+    come from; uncommitted edits among them get a warning of their own."""
+    base = Path(root) if root is not None else default_root()
+    try:
+        view = load_file_defaults(base)
+    except TonsuranceError as file_error:
+        raise Unavailable(f"no configuration available: {db_error}; and {file_error}") from None
+    origin = defaults_origin(base)
+    log.warning(
+        "configuration database unavailable (%s); using the file defaults in %s",
+        db_error,
+        origin.describe(),
+    )
+    if origin.modified:
+        log.warning(
+            "the file defaults in use hold uncommitted edits (%s); a service should run on"
+            " committed defaults: commit them or restore the files",
+            ", ".join(origin.modified),
+        )
+    return view, origin

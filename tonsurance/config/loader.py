@@ -27,8 +27,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tonsurance.config.filedefaults import load_file_defaults
+from tonsurance.config.filedefaults import fall_back_to_files
 from tonsurance.config.freshness import Freshness, Mode
+from tonsurance.config.gitorigin import DefaultsOrigin
 from tonsurance.config.model import Snapshot
 from tonsurance.config.reader import DatabaseReader
 from tonsurance.config.reads import TypedReads
@@ -111,10 +112,11 @@ class ConfigLoader(TypedReads):
         )
         self._freshness = Freshness(3.0 * period if stale_after is None else float(stale_after))
         self._stop = threading.Event()
-        self._listener = Listener(dsn, self._reload_quietly, self._catch_up, self._stop)
+        self._listener = Listener(dsn, self._check, self._catch_up, self._stop)
         self._threads: list[threading.Thread] = []
         self._subscribers = Subscribers()
         self._warned: dict[tuple[str, str, str], object] = {}
+        self._defaults: DefaultsOrigin | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -183,14 +185,11 @@ class ConfigLoader(TypedReads):
         self._threads.append(thread)
 
     def _load_file_defaults(self, db_error: TonsuranceError) -> None:
-        try:
-            view = load_file_defaults(self._defaults_root)
-        except TonsuranceError as file_error:
-            raise Unavailable(f"no configuration available: {db_error}; and {file_error}") from None
-        log.warning("configuration database unavailable (%s); using the file defaults", db_error)
+        view, origin = fall_back_to_files(self._defaults_root, db_error)
         with self._reload_lock:
             if self._view.snapshot is None:
                 self._install(view)
+                self._defaults = origin
 
     # -- reloading ----------------------------------------------------------------------------
 
@@ -206,6 +205,11 @@ class ConfigLoader(TypedReads):
         if changed:
             self._subscribers.deliver(lambda: self._view.snapshot)
         return changed
+
+    def _check(self) -> None:
+        """The LISTEN thread's reload on a notification."""
+        if self._reload(False, fresh=False):
+            self._subscribers.deliver(lambda: self._view.snapshot)
 
     def _catch_up(self) -> None:
         """The LISTEN thread's reload after a (re)connection: on a fresh reader connection."""
@@ -236,6 +240,7 @@ class ConfigLoader(TypedReads):
                 self._counters.reloaded(False)
                 return False
             self._install(view)
+            self._defaults = None
             self._counters.reloaded(True)
             snap = view.snapshot
             assert snap is not None
@@ -255,12 +260,6 @@ class ConfigLoader(TypedReads):
         failures = self._counters.failed(str(error))
         level = logging.WARNING if failures == 1 else logging.DEBUG
         log.log(level, "configuration reload failed (%d in a row): %s", failures, error)
-
-    def _reload_quietly(self) -> bool:
-        try:
-            return self.reload()
-        except TonsuranceError:
-            return False
 
     # -- subscribers --------------------------------------------------------------------------
 
@@ -300,6 +299,7 @@ class ConfigLoader(TypedReads):
             "standby": fresh.standby,
             "replay_lag_s": fresh.replay_lag_s,
             "listening": self._listener.listening,
+            "defaults": None if self._defaults is None else self._defaults.as_dict(),
         }
 
     def register_metrics(self, registry: Any = None, *, prefix: str = "tonsurance_config") -> Any:

@@ -7,9 +7,10 @@ BACKOFF_MAX, so a struggling database or pooler is not hammered.
 
 The LISTEN thread treats a notification only as a hint: whatever its payload (any role may send
 one), it costs one version check, and notifications arriving together, or within
-MIN_CHECK_GAP of the last check, are answered by one check. After every (re)connection it
-catches up at once on a fresh reader connection, because notifications sent while it was away
-are lost, and retries that catch-up with backoff until it succeeds.
+MIN_CHECK_GAP of the last check, are answered by one check; a check that fails is retried with
+backoff. After every (re)connection it catches up at once on a fresh reader connection, because
+notifications sent while it was away are lost, and retries that catch-up with backoff (from
+CATCH_UP_FIRST doubling to CATCH_UP_MAX) until it succeeds.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def periodic_reloads(
 
 class Listener:
     """LISTENs on a dedicated autocommit connection; `check` runs for notifications and
-    `catch_up` (which must raise TonsuranceError on failure) after every (re)connection."""
+    `catch_up` after every (re)connection. Both raise TonsuranceError when they fail."""
 
     def __init__(
         self,
@@ -145,17 +146,25 @@ class Listener:
                 delay = min(delay * 2.0, CATCH_UP_MAX)
 
     def _follow(self, conn: psycopg.Connection[object]) -> None:
-        """One version check per batch of notifications, at most one per MIN_CHECK_GAP."""
-        pending = False
+        """One version check per batch of notifications, at most one per MIN_CHECK_GAP; a check
+        that fails is tried again, backing off, without waiting for another notification."""
+        due: float | None = None
         last_check = float("-inf")
+        backoff = CATCH_UP_FIRST
         while not self.stop.is_set():
-            wait = LISTEN_POLL
-            if pending:
-                wait = max(0.0, last_check + MIN_CHECK_GAP - time.monotonic())
-            received = sum(1 for _ in conn.notifies(timeout=wait, stop_after=1))
+            wait = LISTEN_POLL if due is None else min(LISTEN_POLL, due - time.monotonic())
+            received = sum(1 for _ in conn.notifies(timeout=max(0.0, wait), stop_after=1))
             self.notifications += received
-            pending = pending or received > 0
-            if pending and time.monotonic() >= last_check + MIN_CHECK_GAP:
-                pending = False
-                last_check = time.monotonic()
+            if received and due is None:
+                due = max(time.monotonic(), last_check + MIN_CHECK_GAP)
+            if due is None or time.monotonic() < due:
+                continue
+            last_check = time.monotonic()
+            try:
                 self.check()
+            except TonsuranceError:
+                due = last_check + backoff
+                backoff = min(backoff * 2.0, CATCH_UP_MAX)
+            else:
+                due = None
+                backoff = CATCH_UP_FIRST
