@@ -82,7 +82,7 @@ def test_a_loader_started_during_a_hand_edit_gets_the_drift_correction(
     loaders.append(loader)
     assert usdc(loader) == 0.09
     outcome = apply_commit(repo.path, "HEAD", applied)
-    assert outcome.outcome.drift
+    assert outcome.result.drift
     wait_for(lambda: usdc(loader) == 0.04, 5, "the drift correction reached the loader")
     assert loader.snapshot.commit == repo.head()
 
