@@ -212,3 +212,26 @@ def applied_commit(dsn: str) -> str | None:
     with psycopg.connect(dsn) as conn:
         row = conn.execute("select applied_commit from sync_state").fetchone()
     return row[0] if row else None
+
+
+@contextmanager
+def login_role(dsn: str, group: str, password: str | None = None) -> Iterator[str]:
+    """Yield the DSN of a new login role in `group` (roles are per cluster), dropped afterwards."""
+    name = f"{DATABASE_PREFIX}role_{uuid.uuid4().hex[:10]}"
+    create = sql.SQL("create role {} login in role {}").format(
+        sql.Identifier(name), sql.Identifier(group)
+    )
+    if password is not None:
+        create += sql.SQL(" password {}").format(sql.Literal(password))
+    with connect(dsn, autocommit=True) as conn:
+        conn.execute(create)
+    try:
+        yield make_conninfo(dsn, user=name)
+    finally:
+        with connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL(
+                    "select pg_terminate_backend(pid) from pg_stat_activity where usename = {}"
+                ).format(sql.Literal(name))
+            )
+            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(name)))

@@ -1,8 +1,9 @@
 """One sync cycle against the database: take the leader role, move to the head, put drift back.
 
-Only the daemon holding the leader lock (a session advisory lock on its connection) applies;
-the others stay on standby and take over when that connection goes away. Each apply still runs
-under the engine's transaction lock and compare-and-set, so two writers can never both apply.
+Only the daemon holding the leader lock (`syncd.sync.locks.Leadership`, a lock only the writer
+role can take, held on a connection of its own) applies; the others stay on standby and take over
+when that connection goes away. Each apply still runs under the engine's apply lock and
+compare-and-set, so two writers can never both apply.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from syncd.daemon.metrics import Metrics
 from syncd.daemon.mirror import FetchResult, Mirror
 from syncd.daemon.runstate import RunState
 from syncd.sync.database_state import read_sync_state
+from syncd.sync.locks import Leadership
 from syncd.sync.outcomes import Lineage, Outcome
 from syncd.sync.pipeline import PreparedCommit, apply_prepared, lineage, prepare
 
-LEADER_LOCK_KEY = 0x73796E63  # "sync"; the engine's apply lock is a different key
 _CACHE_SIZE = 4
 
 
@@ -46,9 +47,11 @@ class Reconciler:
         metrics: Metrics,
         self_heal: bool,
         stopping: threading.Event,
+        leadership: Leadership,
         announce: Callable[[Event], None] | None = None,
     ) -> None:
         self.mirror = mirror
+        self.leadership = leadership
         self.announce = announce or (lambda event: None)
         self.stopping = stopping
         self.state = state
@@ -64,7 +67,8 @@ class Reconciler:
         self._blind_to: str | None = None
 
     def lost_connection(self) -> None:
-        """The session lock died with the connection; the role is decided again on reconnect."""
+        """Let go of the leader lock after a fault; the role is decided again on reconnect."""
+        self.leadership.release()
         self.active = False
 
     def prepared(self, sha: str) -> PreparedCommit:
@@ -76,11 +80,8 @@ class Reconciler:
             self._prepared[sha] = found
         return found
 
-    def _take_role(self, conn: psycopg.Connection[Any]) -> bool:
-        if not self.active:
-            row = conn.execute("select pg_try_advisory_lock(%s)", (LEADER_LOCK_KEY,)).fetchone()
-            conn.commit()
-            self.active = bool(row and row[0])
+    def _take_role(self) -> bool:
+        self.active = self.leadership.hold()
         role = "active" if self.active else "standby"
         self.metrics.active.set(1 if self.active else 0)
         with self.state.lock:
@@ -132,7 +133,7 @@ class Reconciler:
         head = fetched.head
         sync = self._read(conn, head)
         applied = sync.get("applied_commit")
-        if not self._take_role(conn):
+        if not self._take_role():
             self._publish_lag(applied, head)
             return "done"
         if fetched.forced:

@@ -35,6 +35,7 @@ from syncd.daemon.refwatch import RefWatcher
 from syncd.daemon.runstate import Faults, RunState
 from syncd.daemon.webhook import SECRET_ENV, secret_from_env
 from syncd.errors import GitUnavailable
+from syncd.sync.locks import Leadership
 from tonsurance.db import connect_primary, describe, resolve_dsn
 from tonsurance.errors import Unavailable, UsageProblem
 
@@ -126,7 +127,13 @@ class Daemon:
         self.faults = Faults(self.state, self.meter, outages)
         self.stopping = threading.Event()
         self.reconciler = Reconciler(
-            self.mirror, self.state, self.meter, options.self_heal, self.stopping, announce
+            self.mirror,
+            self.state,
+            self.meter,
+            options.self_heal,
+            self.stopping,
+            Leadership(self._connect),
+            announce,
         )
         self.wakeup = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
@@ -148,15 +155,18 @@ class Daemon:
     def wake(self, reason: str) -> None:
         self.wakeup.set()
 
+    def _connect(self) -> psycopg.Connection[Any]:
+        conn = connect_primary(
+            self.options.dsn, connect_timeout=CONNECT_TIMEOUT, **_client_settings()
+        )
+        conn.execute(_SERVER_KEEPALIVES)
+        conn.commit()
+        return conn
+
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
             self._drop()
-            conn = connect_primary(
-                self.options.dsn, connect_timeout=CONNECT_TIMEOUT, **_client_settings()
-            )
-            conn.execute(_SERVER_KEEPALIVES)
-            conn.commit()
-            self._conn = conn
+            self._conn = self._connect()
         return self._conn
 
     def _drop(self) -> None:

@@ -1,6 +1,6 @@
 """Make the database equal to one commit's configuration, in one transaction.
 
-Order inside the transaction: advisory lock (one writer at a time), compare-and-set on the
+Order inside the transaction: the apply lock (one writer at a time), compare-and-set on the
 recorded applied commit (a slower writer never moves the database back), read what the database
 holds, diff, write only the changed rows with the commit's metadata handed to the audit trigger,
 record the applied commit, NOTIFY (delivered by PostgreSQL on commit).
@@ -19,13 +19,13 @@ from syncd.sync.database_diff import diff_database
 from syncd.sync.database_state import drifted_since_sync, read_sync_state, read_tables
 from syncd.sync.diff import Diff, diff_params, diff_rows
 from syncd.sync.gitsource import CommitInfo
+from syncd.sync.locks import take_apply_lock
 from syncd.sync.outcomes import Outcome
 from syncd.sync.rowwriter import write_diff
 from tonsurance.config.problems import Problem
 from tonsurance.config.state import ConfigState
 from tonsurance.db import NOTIFY_CHANNEL
 
-APPLY_LOCK_KEY = 0x746F6E73  # "tons"
 UNCHECKED: Any = object()
 # The database refusing the commit's own data: the same commit fails the same way on every try,
 # so it is a refusal, recorded once, not a fault to retry.
@@ -68,16 +68,6 @@ def applier_name() -> str:
 
 class _DryRun(Exception):
     pass
-
-
-def _lock(conn: psycopg.Connection[Any], wait: bool) -> bool:
-    with conn.cursor() as cur:
-        if wait:
-            cur.execute("select pg_advisory_xact_lock(%s)", (APPLY_LOCK_KEY,))
-            return True
-        cur.execute("select pg_try_advisory_xact_lock(%s)", (APPLY_LOCK_KEY,))
-        row = cur.fetchone()
-        return bool(row and row[0])
 
 
 def _record_attempt(
@@ -184,7 +174,7 @@ def apply_state(
     result = ApplyResult(Outcome.APPLIED, info.sha)
     try:
         with conn.transaction():
-            if not _lock(conn, wait_for_lock):
+            if not take_apply_lock(conn, wait_for_lock):
                 return ApplyResult(
                     Outcome.STANDBY, info.sha, reason="another syncd holds the apply lock"
                 )
