@@ -60,7 +60,7 @@ def test_service_role_cannot_take_or_block_the_locks(
             assert daemon.stop() == 0
             older = repo.change(PRICING, "USDC: 0.045", "USDC: 0.046", push=False)
             report = apply_commit(repo.path, older, db_dsn)
-            assert report.outcome.outcome == "applied" and applied(db_dsn) == older
+            assert report.outcome == "applied" and applied(db_dsn) == older
         finally:
             attacker.close()
 
