@@ -344,6 +344,33 @@ def test_metrics_parse_with_the_prometheus_parser(
     assert samples[("syncd_dependency_up", (("dependency", "database"),))] == 1
 
 
+def test_changed_rows_and_reverts_are_counted(repo: ConfigRepo, db_dsn: str, daemons: Any) -> None:
+    """syncd_changes_total counts the rows applied commits add, change and remove, and
+    syncd_reverts_total the applied commits that `git revert` made."""
+    daemon = daemons(str(repo.remote), db_dsn)
+    wait_applied(db_dsn, repo.head())
+    sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.045")
+    wait_applied(db_dsn, sha)
+    wait_applied(db_dsn, repo.revert(sha))
+    rows = query(db_dsn, "select count(*) from config_parameters")[0][0]
+    tables = query(
+        db_dsn,
+        "select (select count(*) from historical_depegs) + (select count(*) from stress_scenarios)",
+    )[0][0]
+
+    def counted() -> dict[str, float]:
+        text = daemon.request("/metrics")[1]
+        return {
+            s.labels.get("action", s.name): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+            if s.name in ("syncd_changes_total", "syncd_reverts_total")
+        }
+
+    wait_for(lambda: counted().get("syncd_reverts_total") == 1, what="the revert to be counted")
+    assert counted() == {"add": rows + tables, "change": 2, "remove": 0, "syncd_reverts_total": 1}
+
+
 def test_json_logs_are_one_object_per_line(repo: ConfigRepo, db_dsn: str, tmp_path: Path) -> None:
     """With --log-format json every line on stderr is a JSON object with an event name."""
     done = subprocess.run(

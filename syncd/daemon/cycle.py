@@ -18,7 +18,7 @@ import psycopg
 
 from syncd.daemon.events import CommitApplied, Drift, Event, HeadRefused, changes_of
 from syncd.daemon.logs import event
-from syncd.daemon.metrics import Metrics
+from syncd.daemon.metrics import CHANGE_ACTIONS, Metrics
 from syncd.daemon.mirror import FetchResult, Mirror
 from syncd.daemon.runstate import RunState
 from syncd.sync.database_state import read_sync_state
@@ -210,6 +210,10 @@ class Reconciler:
             if result.outcome is Outcome.APPLIED:
                 added, changed, removed, changes = changes_of(result.diff)
                 info = prepared.info
+                for action, count in zip(CHANGE_ACTIONS, (added, changed, removed), strict=True):
+                    self.metrics.changes.labels(action).inc(count)
+                if info.summary.startswith('Revert "'):
+                    self.metrics.reverts.inc()
                 self.announce(
                     CommitApplied(sha, info.author, info.summary, added, changed, removed, changes)
                 )

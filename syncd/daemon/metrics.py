@@ -14,6 +14,7 @@ from prometheus_client import (
 
 DEPENDENCIES = ("database", "git", "disk")
 DELIVERIES = ("sent", "failed", "dropped")
+CHANGE_ACTIONS = ("add", "change", "remove")
 FAILURE_REASONS = ("invalid_commit", "database", "git", "disk", "apply_error")
 APPLY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -68,6 +69,19 @@ class Metrics:
         self.rewrites = Counter(
             "syncd_history_rewrites",
             "Commits applied that do not descend from the applied one (force push, reset).",
+            registry=reg,
+        )
+        self.changes = Counter(
+            "syncd_changes",
+            "Parameters and table rows that applied commits added, changed or removed.",
+            ["action"],
+            registry=reg,
+        )
+        for action in CHANGE_ACTIONS:
+            self.changes.labels(action)
+        self.reverts = Counter(
+            "syncd_reverts",
+            'Applied commits made by `git revert` (their subject starts with `Revert "`).',
             registry=reg,
         )
         self.drift_corrections = Counter(
