@@ -89,3 +89,16 @@ def test_pgbouncer_shows_a_server_held_by_an_open_transaction(topology: Topology
         assert topology.bouncer.pool()["sv_active"] == 1
         conn.rollback()
         assert topology.bouncer.pool()["sv_active"] == 0
+
+
+def test_prefer_standby_through_pgbouncer_skips_the_primary(topology: Topology) -> None:
+    """libpq's prefer-standby recognises the standby behind PgBouncer, whichever host it tries first."""
+    both = (
+        f"host=127.0.0.1,127.0.0.1 port={topology.primary.port},{topology.bouncer.port}"
+        " user=tonsurance_service dbname=tonsurance target_session_attrs=prefer-standby"
+        " load_balance_hosts=random"
+    )
+    for _ in range(8):
+        with psycopg.connect(both, autocommit=True) as conn:
+            assert conn.info.port == topology.bouncer.port
+            assert conn.execute("select pg_is_in_recovery()").fetchone() == (True,)
