@@ -20,11 +20,10 @@ def run(dsn: str, query: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, .
 
 
 def with_commit(conn: psycopg.Connection[Any], sha: str, author: str, message: str) -> None:
-    """Attach commit metadata to the current transaction, the way the applier does."""
+    """Record the current transaction as the apply of a commit, the way the applier does."""
     conn.execute(
-        "select set_config('tonsurance.commit_sha', %s, true),"
-        " set_config('tonsurance.commit_author', %s, true),"
-        " set_config('tonsurance.commit_message', %s, true)",
+        "insert into sync_apply_transactions (commit_sha, commit_author, commit_message, reason)"
+        " values (%s, %s, %s, 'commit')",
         (sha, author, message),
     )
 

@@ -2,8 +2,9 @@
 
 Order inside the transaction: the apply lock (one writer at a time), compare-and-set on the
 recorded applied commit (a slower writer never moves the database back), read what the database
-holds, diff, write only the changed rows with the commit's metadata handed to the audit trigger,
-record the applied commit, NOTIFY (delivered by PostgreSQL on commit).
+holds, diff, record this transaction as the commit's apply (the only thing the audit trigger
+attributes changes by), write only the changed rows, record the applied commit, NOTIFY
+(delivered by PostgreSQL on commit).
 """
 
 from __future__ import annotations
@@ -116,13 +117,14 @@ def _record_attempt(
         )
 
 
-def _hand_commit_to_trigger(conn: psycopg.Connection[Any], info: CommitInfo, reason: str) -> None:
+def _attest_apply(conn: psycopg.Connection[Any], info: CommitInfo, reason: str) -> None:
+    """Record this transaction as the apply of `info`: the audit triggers attribute its changes
+    to the commit only because this row exists (migration 012); session settings count for nothing.
+    """
     with conn.cursor() as cur:
         cur.execute(
-            "select set_config('tonsurance.commit_sha', %s, true),"
-            " set_config('tonsurance.commit_author', %s, true),"
-            " set_config('tonsurance.commit_message', %s, true),"
-            " set_config('tonsurance.change_reason', %s, true)",
+            "insert into sync_apply_transactions (commit_sha, commit_author, commit_message, reason)"
+            " values (%s, %s, %s, %s)",
             (info.sha, info.author, info.message, reason),
         )
 
@@ -198,9 +200,7 @@ def apply_state(
             elif result.diff.empty:
                 result.outcome = Outcome.UNCHANGED
             else:
-                _hand_commit_to_trigger(
-                    conn, info, "drift correction" if result.drift else "commit"
-                )
+                _attest_apply(conn, info, "drift correction" if result.drift else "commit")
                 write_diff(conn, result.diff, info.sha)
             changed = result.outcome is Outcome.APPLIED
             _record_attempt(
