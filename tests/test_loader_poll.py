@@ -182,3 +182,29 @@ def test_a_bad_mode_is_a_usage_error() -> None:
         ConfigLoader("", mode="push")
     with pytest.raises(UsageProblem, match="poll interval"):
         ConfigLoader("", mode="poll", poll_interval=0)
+
+
+def test_quote_reads_through_a_multi_host_address(applied: str, repo: ConfigRepo) -> None:
+    """`tonsurance quote` on a multi-host address whose first server is down prices from the
+    database behind the second; with no server answering, its warning names every server tried."""
+    from click.testing import CliRunner
+
+    from tonsurance.cli.main import main
+
+    sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.0525")
+    apply_commit(repo.path, "HEAD", applied)
+    info = psycopg.conninfo.conninfo_to_dict(applied)
+    dead = free_port()
+    live = (
+        f"host=127.0.0.1,{info['host']} port={dead},{info['port']} dbname={info['dbname']}"
+        f" user={info['user']} target_session_attrs=prefer-standby load_balance_hosts=random"
+    )
+    result = CliRunner().invoke(main, ["quote", "USDC", "100000", "--dsn", live])
+    assert result.exit_code == 0, result.stderr
+    assert sha[:12] in result.stdout
+    other = free_port()
+    down = f"host=127.0.0.1,127.0.0.1 port={dead},{other} dbname=x user=u password=pw#1 connect_timeout=2"
+    result = CliRunner().invoke(main, ["quote", "USDC", "100000", "--dsn", down])
+    warning = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warning) == 1 and f"127.0.0.1:{dead}, 127.0.0.1:{other}" in warning[0]
+    assert "pw#1" not in result.stdout + result.stderr
