@@ -10,10 +10,10 @@ import psycopg
 import pytest
 
 from syncd.sync.pipeline import apply_commit
+from tests.support import ConfigRepo, free_port, make_config_repo
 from tonsurance.config import ConfigLoader
 from tonsurance.config.dbread import APPLICATION_NAME
 from tonsurance.errors import Unavailable, UsageProblem
-from tests.support import ConfigRepo, free_port, make_config_repo
 
 PRICING = "config/pricing.yaml"
 
