@@ -8,6 +8,7 @@ from collections.abc import Callable
 import psycopg
 import pytest
 
+from tests.pgbouncer import DATABASE
 from tests.topology import Topology
 from tonsurance.config import ConfigLoader
 
@@ -56,5 +57,33 @@ def test_a_standby_that_falls_behind_is_reported(topology: Topology) -> None:
         assert loader.snapshot.pricing.base_rate["USDT"] == wanted
         lag, polled_at = polled_lag(loader)
         assert lag <= polled_at - started + 0.05
+    finally:
+        loader.stop()
+
+
+def test_a_paused_or_closed_pool_keeps_the_snapshot_and_backs_off(topology: Topology) -> None:
+    """Behind PgBouncer, a paused pool makes polls time out and a disabled database refuses
+    them: the loader keeps its snapshot, turns stale, polls less often, and recovers by itself
+    once the pool is back."""
+    loader = ConfigLoader(
+        topology.bouncer_service_dsn, mode="poll", poll_interval=0.2, timeout=0.5, stale_after=1.0
+    ).start()
+    snapshot = loader.snapshot
+    try:
+        for pause, resume in (("pause", "resume"), ("disable", "enable")):
+            with topology.bouncer.admin() as console:
+                console.execute(f"{pause} {DATABASE}")
+                try:
+                    failures = loader.stats()["reload_failures"]
+                    wait_until(lambda: loader.stats()["stale"] is True, f"stale after {pause}")
+                    time.sleep(3.0)
+                    stats = loader.stats()
+                    # 0.2 s polls for about 4 s would be about 20; doubling makes them about 5
+                    assert 1 <= stats["reload_failures"] - failures <= 8, stats
+                    assert loader.snapshot is snapshot
+                finally:
+                    console.execute(f"{resume} {DATABASE}")
+            wait_until(lambda: loader.stats()["stale"] is False, f"recovery after {resume}", 40)
+            assert loader.snapshot is snapshot
     finally:
         loader.stop()
