@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -85,5 +86,20 @@ def test_a_paused_or_closed_pool_keeps_the_snapshot_and_backs_off(topology: Topo
                     console.execute(f"{resume} {DATABASE}")
             wait_until(lambda: loader.stats()["stale"] is False, f"recovery after {resume}", 40)
             assert loader.snapshot is snapshot
+    finally:
+        loader.stop()
+
+
+def test_listen_mode_on_a_standby_says_to_poll(
+    topology: Topology, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A LISTEN-mode loader pointed at a standby still loads (its timer reads the standby) and
+    says once that a standby cannot LISTEN and poll mode is the one to use there."""
+    caplog.set_level(logging.WARNING, "tonsurance.config")
+    loader = ConfigLoader(topology.standby_service_dsn).start()
+    try:
+        assert loader.stats()["source"] == "database"
+        wait_until(lambda: "use ConfigLoader(dsn, mode='poll')" in caplog.text, "the hint")
+        assert loader.stats()["listening"] is False
     finally:
         loader.stop()

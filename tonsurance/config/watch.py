@@ -122,10 +122,16 @@ class Listener:
             except (TonsuranceError, psycopg.Error) as exc:
                 failures += 1
                 level = logging.WARNING if failures == 1 else logging.DEBUG
+                hint = (
+                    "; a hot standby cannot LISTEN: use ConfigLoader(dsn, mode='poll') there"
+                    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction)
+                    else ""
+                )
                 log.log(
                     level,
-                    "configuration LISTEN connection lost: %s",
+                    "configuration LISTEN connection lost: %s%s",
                     redact(" ".join(str(exc).split())),
+                    hint,
                 )
             except Exception:
                 failures += 1
