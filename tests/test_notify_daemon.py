@@ -114,7 +114,8 @@ def test_applied_refused_and_drift_each_send_one_message(
     repo: ConfigRepo, db_dsn: str, tmp_path: Path, receiver: Receiver
 ) -> None:
     """Each applied commit, refused head and drift correction sends one message that says what
-    happened, with the sha, the author and the console link."""
+    happened, with the sha, the author and the console link; the commit after a refused head is
+    announced even when it changes nothing."""
     notify = ("--notify", receiver.url("/syncd"), "--public-url", "https://config.example.test")
     state = tmp_path / "state"
     assert run_once(repo, db_dsn, state, *notify).returncode == 0
@@ -141,9 +142,11 @@ def test_applied_refused_and_drift_each_send_one_message(
     assert "Why: " in third["message"] and "pricing.yaml" in third["message"]
     assert f"{sha[:12]} stays applied" in third["message"]
 
-    good = repo.change(PRICING, "USDC: -1", "USDC: 0.044", "USDC at 4.4%")
+    good = repo.change(PRICING, "USDC: -1", "USDC: 0.045", "Back to 4.5%")
     assert run_once(repo, db_dsn, state, *notify).returncode == 0
-    assert receiver.wait_posts(4)[3]["title"] == f"syncd main: applied {good[:12]}"
+    fourth = receiver.wait_posts(4)[3]
+    assert fourth["title"] == f"syncd main: applied {good[:12]}"
+    assert "no change: the database already held this configuration" in fourth["message"]
     with psycopg.connect(db_dsn) as conn:
         conn.execute(
             "update config_parameters set value = '0.5'"

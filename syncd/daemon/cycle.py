@@ -22,6 +22,7 @@ from syncd.daemon.metrics import CHANGE_ACTIONS, Metrics
 from syncd.daemon.mirror import FetchResult, Mirror
 from syncd.daemon.runstate import RunState
 from syncd.sync.database_state import read_sync_state
+from syncd.sync.diff import Diff
 from syncd.sync.locks import Leadership
 from syncd.sync.outcomes import Lineage, Outcome
 from syncd.sync.pipeline import PreparedCommit, apply_prepared, lineage, prepare
@@ -61,6 +62,8 @@ class Reconciler:
         self.in_flight: psycopg.Connection[Any] | None = None
         self.current: str | None = None  # the commit being applied, until its apply returns
         self.last_refused: str | None = None
+        # the commit after a refused head is announced even when it changes nothing
+        self._after_refusal = False
         self._logged_role: str | None = None
         self._prepared: dict[str, PreparedCommit] = {}
         self._drift_seen: tuple[str, ...] = ()
@@ -155,6 +158,7 @@ class Reconciler:
             relation = lineage(self.mirror.repo, applied, head)
             if relation is Lineage.BACKWARD and not fetched.forced and refetch().head != head:
                 return "again"
+            self._after_refusal = sync.get("attempt_outcome") == "refused"
             result = self._apply(conn, head, relation, applied)
             sync = self._read(conn, head)
             applied = sync.get("applied_commit")
@@ -207,16 +211,8 @@ class Reconciler:
                 lineage=report.lineage,
                 duration_ms=round(took * 1000, 1),
             )
-            if result.outcome is Outcome.APPLIED:
-                added, changed, removed, changes = changes_of(result.diff)
-                info = prepared.info
-                for action, count in zip(CHANGE_ACTIONS, (added, changed, removed), strict=True):
-                    self.metrics.changes.labels(action).inc(count)
-                if info.summary.startswith('Revert "'):
-                    self.metrics.reverts.inc()
-                self.announce(
-                    CommitApplied(sha, info.author, info.summary, added, changed, removed, changes)
-                )
+            if result.outcome is Outcome.APPLIED or self._after_refusal:
+                self._announce_applied(sha, prepared, result.diff)
             return "done"
         if result.outcome is Outcome.REFUSED:
             self.last_refused = sha
@@ -240,6 +236,17 @@ class Reconciler:
             logging.DEBUG,
         )
         return "busy"
+
+    def _announce_applied(self, sha: str, prepared: PreparedCommit, diff: Diff) -> None:
+        added, changed, removed, changes = changes_of(diff)
+        info = prepared.info
+        for action, count in zip(CHANGE_ACTIONS, (added, changed, removed), strict=True):
+            self.metrics.changes.labels(action).inc(count)
+        if info.summary.startswith('Revert "'):
+            self.metrics.reverts.inc()
+        self.announce(
+            CommitApplied(sha, info.author, info.summary, added, changed, removed, changes)
+        )
 
     def _check_drift(self, conn: psycopg.Connection[Any], applied: str) -> None:
         if not self.mirror.has_commit(applied):

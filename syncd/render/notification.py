@@ -75,10 +75,10 @@ def _listed(lines: list[str], names: list[str], total: int, limit: int) -> None:
 
 def _applied(e: CommitApplied, ctx: NotifyContext) -> Message:
     total = e.added + e.changed + e.removed
-    lines = [
-        f"{e.author}: {e.summary}",
-        f"{e.changed} changed, {e.added} added, {e.removed} removed",
-    ]
+    counts = f"{e.changed} changed, {e.added} added, {e.removed} removed"
+    if not total:
+        counts = "no change: the database already held this configuration"
+    lines = [f"{e.author}: {e.summary}", counts]
     _listed(lines, [_change(c) for c in e.changes], total, ctx.max_keys)
     return Message(f"{ctx.branch}: applied {e.sha[:12]}", "\n".join(lines), Level.SUCCESS)
 
