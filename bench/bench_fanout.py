@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -265,6 +266,7 @@ def measure(topo: Any, sampler: Sampler, pipes: list[Connection], args: Any) -> 
             topo, standby, pipes, sampler, lambda: time.sleep(args.steady)
         )
         changes, change_stats = window_stats(topo, standby, pipes, sampler, rounds)
+        version = standby.execute("show server_version").fetchone()
     failures = sum(ask(pipe, ("failures",)) for pipe in pipes)
     return {
         "steady": steady,
@@ -274,7 +276,17 @@ def measure(topo: Any, sampler: Sampler, pipes: list[Connection], args: Any) -> 
         "delays": sorted(delays),
         "expected": args.services * args.rounds,
         "failures": failures,
+        "server": version[0] if version else "?",
     }
+
+
+def pgbouncer_version() -> str:
+    from tests.pgbouncer import pgbouncer_binary
+
+    done = subprocess.run(
+        [pgbouncer_binary(), "--version"], capture_output=True, text=True, check=False
+    )
+    return done.stdout.splitlines()[0] if done.stdout else "PgBouncer"
 
 
 def ask(pipe: Connection, command: tuple[Any, ...]) -> Any:
@@ -290,6 +302,7 @@ def report(result: dict[str, Any], sampler: Sampler, args: Any) -> None:
     print()
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(f"machine: {os.cpu_count()} cores, load average at the end {load}")
+    print(f"PostgreSQL {result['server']}, {pgbouncer_version()}")
     print(
         f"services {args.services} in {args.processes} processes, poll interval"
         f" {args.interval:g} s, PgBouncer default_pool_size {args.pool_size}"
