@@ -80,7 +80,21 @@ CLAIMS = (
             (723, "Cache hit rate <95% for 15 minutes"),
             (724, "Config update frequency >10/hour"),
             (725, "Auto-reload failed to run"),
+            (719, "Admin API returning 500 errors"),
+            (728, "New config parameter added"),
             (729, "Config rollback detected"),
+            (730, "Unusual admin API access pattern"),
+        ),
+    ),
+    Claim(
+        "README.md",
+        "the source document's four panels (cache performance from `config_cache_hits` /",
+        (
+            (682, "Panel 1: Cache Performance"),
+            (690, "Panel 2: Config Update Frequency"),
+            (701, "Panel 3: Cache Size"),
+            (707, "Panel 4: Database Query Latency"),
+            *DASHBOARD,
         ),
     ),
     Claim(
@@ -154,8 +168,28 @@ CLAIMS = (
     ),
     Claim(
         "deploy/grafana/tonsurance-config.json",
-        "Source document panel 2: commits that changed the configuration, per hour",
-        ((690, "Panel 2: Config Update Frequency"), (693, "DATE_TRUNC('hour', changed_at)")),
+        "Source document panel 2: per hour, the parameters and table rows applied commits added,",
+        (
+            (690, "Panel 2: Config Update Frequency"),
+            (693, "DATE_TRUNC('hour', changed_at)"),
+            (694, "COUNT(*) AS update_count"),
+            (695, "FROM config_audit_log"),
+        ),
+    ),
+    Claim(
+        "deploy/grafana/tonsurance-config.json",
+        "Source document panel 3: parameters in each service's snapshot (config_cache_entries).",
+        ((701, "Panel 3: Cache Size"), (703, "config_cache_entries")),
+    ),
+    Claim(
+        "deploy/grafana/tonsurance-config.json",
+        "Source document panel 4: p95 of the loader's database reads",
+        (
+            (707, "Panel 4: Database Query Latency"),
+            (709, "histogram_quantile(0.95,"),
+            (710, "config_db_query_duration_seconds_bucket"),
+            (713, "Target: <0.010 (10ms)"),
+        ),
     ),
     Claim(
         "deploy/grafana/tonsurance-config.json",
