@@ -220,3 +220,91 @@ def test_error_boundary_turns_errors_into_one_line() -> None:
     debug = runner.invoke(boom_group(), ["--debug", "crash"])
     assert debug.exit_code == 1
     assert "Traceback" in debug.stderr
+
+
+def test_renamed_applied_migration_is_refused(empty_db_dsn: str, migrations_copy: Path) -> None:
+    """An applied migration under a new name is refused before any pending one runs."""
+    migrate(empty_db_dsn, migrations_copy)
+    (migrations_copy / "002_historical_depegs.sql").rename(migrations_copy / "002_depeg_events.sql")
+    (migrations_copy / "900_more.sql").write_text("create table more_stuff (id int);\n")
+    with pytest.raises(MigrationRefused, match="was applied as 002_historical_depegs.sql"):
+        migrate(empty_db_dsn, migrations_copy)
+    assert "more_stuff" not in tables(empty_db_dsn)
+
+
+def test_reordered_applied_migrations_are_refused(empty_db_dsn: str, migrations_copy: Path) -> None:
+    """Two applied migrations that swapped numbers are refused, naming the first one moved."""
+    migrate(empty_db_dsn, migrations_copy)
+    first, second = (
+        migrations_copy / "003_stress_scenarios.sql",
+        migrations_copy / "004_sync_state.sql",
+    )
+    first.rename(migrations_copy / "004_stress_scenarios.sql")
+    second.rename(migrations_copy / "003_sync_state.sql")
+    with pytest.raises(MigrationRefused) as info:
+        migrate(empty_db_dsn, migrations_copy)
+    assert str(info.value).startswith("003_sync_state.sql was applied as 003_stress_scenarios.sql")
+
+
+@pytest.mark.parametrize(
+    ("body", "place", "words"),
+    [
+        ("create table half (id int);\ncommit;\ncreate table rest (id int);\n", "2:1", "commit"),
+        ("begin;\ncreate table half (id int);\n", "1:1", "begin"),
+        ("create table half (id int);\n  SAVEPOINT s;\n", "2:3", "SAVEPOINT s"),
+        ("create table half (id int);\n-- done\nEND;\n", "3:1", "END"),
+        ("create table half (id int); rollback;", "1:29", "rollback"),
+        ("start transaction isolation level serializable;\n", "1:1", "start transaction isolation"),
+    ],
+)
+def test_transaction_control_in_a_migration_is_refused_before_it_runs(
+    empty_db_dsn: str, migrations_copy: Path, body: str, place: str, words: str
+) -> None:
+    """A pending migration with transaction control is refused at its line, and no pending file runs."""
+    (migrations_copy / "900_first.sql").write_text("create table first_stuff (id int);\n")
+    (migrations_copy / "901_control.sql").write_text(body)
+    with pytest.raises(MigrationRefused) as info:
+        migrate(empty_db_dsn, migrations_copy)
+    message = str(info.value)
+    assert message.startswith(f"{migrations_copy / '901_control.sql'}:{place}: {words!r}")
+    assert "transaction control" in message
+    assert not {"first_stuff", "half", "config_parameters"} & tables(empty_db_dsn)
+
+
+def test_transaction_words_inside_bodies_strings_and_comments_are_not_control(
+    empty_db_dsn: str, migrations_copy: Path
+) -> None:
+    """COMMIT or BEGIN in dollar-quoted bodies, strings, comments and BEGIN ATOMIC bodies is accepted."""
+    (migrations_copy / "900_bodies.sql").write_text(
+        "-- commit;\n/* rollback; /* nested */ end; */\n"
+        "create table words (said text);\n"
+        "insert into words values ('commit; begin; end;'), ($q$rollback;$q$);\n"
+        "create function words_count() returns bigint language plpgsql as $fn$\n"
+        "begin\n  return (select count(*) from words);\nend\n$fn$;\n"
+        "create function words_first() returns text language sql\n"
+        "begin atomic\n  select case when true then 'begin' end;\nend;\n"
+        'do $$ begin perform 1; end $$;\nselect "end" from (select 1 as "end") e;\n'
+    )
+    assert migrate(empty_db_dsn, migrations_copy).applied[-1] == "900_bodies.sql"
+    with psycopg.connect(empty_db_dsn) as conn:
+        assert conn.execute("select words_count(), words_first()").fetchone() == (2, "begin")
+
+
+def test_cli_refuses_transaction_control_in_one_line(
+    empty_db_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`syncd migrate` on the shipped files with one COMMIT added prints one error line, exit 1."""
+    from syncd.sync import migrate as migrate_module
+
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrations_dir(), folder)
+    (folder / "900_control.sql").write_text("create table half (id int);\ncommit;\n")
+    monkeypatch.setattr(migrate_module, "migrations_dir", lambda: folder)
+    result = CliRunner().invoke(main, ["migrate", "--dsn", empty_db_dsn])
+    assert result.exit_code == 1
+    expected = (
+        f"syncd: error: {folder / '900_control.sql'}:2:1: 'commit' is transaction control;"
+        " syncd runs each migration in one transaction of its own, so remove it"
+    )
+    assert result.output.splitlines() == [expected]
+    assert "half" not in tables(empty_db_dsn)

@@ -2,8 +2,9 @@
 
 A ledger table (schema_migrations) records each applied file with the sha256 of its content.
 Every file runs in its own transaction under a transaction-level advisory lock, and the ledger is
-read again once the lock is held, so two runs at once apply each file exactly once. A file whose
-content changed after it was applied is refused (Flyway's rule): a new change needs a new file.
+read again once the lock is held, so two runs at once apply each file exactly once. An applied
+file that was edited, renamed or renumbered is refused (Flyway's validate): a new change needs a
+new file. A pending file with transaction control in it is refused before anything runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import psycopg
 
 from syncd.errors import MigrationRefused, Unavailable
+from syncd.sync.migration_sql import transaction_control_problem
 from tonsurance.db import connect_primary
 
 LOCK_ID = 0x746F6E736D6967  # "tonsmig": serializes migrations per database
@@ -107,14 +109,25 @@ def _locked_ledger(conn: psycopg.Connection[Any]) -> dict[int, tuple[str, str]]:
 
 
 def _check_ledger(ledger: dict[int, tuple[str, str]], files: list[Migration]) -> None:
-    """Refuse when an applied migration changed on disk or is missing from it."""
+    """Refuse when an applied migration is missing on disk, renamed, renumbered or edited.
+
+    Like Flyway's validate: every version in the ledger must be a file of the same name and the
+    same checksum. A file moved to another number shows up as a rename at both numbers.
+    """
     by_version = {m.version: m for m in files}
     for version, (name, digest) in sorted(ledger.items()):
         mig = by_version.get(version)
+        applied_as = f"{version:03d}_{name}.sql"
         if mig is None:
             raise MigrationRefused(
-                f"the database has migration {version:03d}_{name}.sql applied, which this syncd "
+                f"the database has migration {applied_as} applied, which this syncd "
                 "does not have; use the syncd version that matches the database"
+            )
+        if mig.name != name:
+            raise MigrationRefused(
+                f"{mig.filename} was applied as {applied_as}: an applied migration was renamed"
+                " or renumbered; restore its name and number, and put any change in a new"
+                " migration"
             )
         if mig.checksum != digest:
             raise MigrationRefused(
@@ -132,10 +145,22 @@ def migrate(dsn: str | None, directory: Path | None = None) -> MigrateResult:
         with conn.transaction():
             ledger = _locked_ledger(conn)
             _check_ledger(ledger, files)
+        _check_pending(ledger, files, directory or migrations_dir())
         for mig in files:
             if mig.version not in ledger and _apply(conn, mig, files):
                 applied.append(mig.filename)
     return MigrateResult(tuple(applied), len(files) - len(applied))
+
+
+def _check_pending(
+    ledger: dict[int, tuple[str, str]], files: list[Migration], folder: Path
+) -> None:
+    """Refuse, before any of them runs, a pending migration that would end its own transaction."""
+    for mig in files:
+        if mig.version not in ledger:
+            problem = transaction_control_problem(folder / mig.filename, mig.sql)
+            if problem:
+                raise MigrationRefused(problem)
 
 
 def _apply(conn: psycopg.Connection[Any], mig: Migration, files: list[Migration]) -> bool:
