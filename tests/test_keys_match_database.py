@@ -62,7 +62,8 @@ def _replace(files: dict[str, bytes], path: str, old: str, new: str) -> None:
 def _with_asset(files: dict[str, bytes], name: str) -> None:
     """Add a priced asset: a base rate and, as the rules require, an impact in each scenario."""
     quoted = json.dumps(name)
-    _replace(files, "config/pricing.yaml", "  default: 0.10\n", f"  {quoted}: 0.05\n  default: 0.10\n")
+    rate = f"  {quoted}: 0.05\n  default: 0.10\n"
+    _replace(files, "config/pricing.yaml", "  default: 0.10\n", rate)
     text = files["config/stress_scenarios.yaml"].decode()
     out = []
     for line in text.splitlines(keepends=True):
@@ -105,7 +106,9 @@ PLACES = [
     Place(
         "tranche key",
         "SURE-BTC",
-        lambda files, k: _replace(files, "config/tranche.yaml", "  SURE-BTC:", f"  {json.dumps(k)}:"),
+        lambda files, k: _replace(
+            files, "config/tranche.yaml", "  SURE-BTC:", f"  {json.dumps(k)}:"
+        ),
         "insert into config_parameters (category, key, value, value_type)"
         " values ('tranche', %s || '_tier', '1', 'int')",
         lambda state, k: ConfigState(

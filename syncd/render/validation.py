@@ -55,7 +55,8 @@ def _summary(result: ValidationResult, envs: dict[str, ValidationResult] | None 
 
 def warning_line(warning: Problem) -> str:
     """`file:line:col: warning: path: message`."""
-    return f"{warning.file}:{warning.line}:{warning.column}: warning: {warning.where}: {warning.message}"
+    where = f"{warning.file}:{warning.line}:{warning.column}"
+    return f"{where}: warning: {warning.where}: {warning.message}"
 
 
 def render_text(given: Result) -> str:

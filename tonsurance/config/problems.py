@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,17 +45,30 @@ class Problem:
 
 
 class Positions:
-    """Where each value (and each mapping key) of one YAML document starts, 1-based."""
+    """Where each value (and each mapping key) of one YAML document starts, 1-based.
 
-    __slots__ = ("file", "values", "keys")
+    `load`, when given, reads them the first time a position is asked for: a file that passed
+    every check never needs them, and reading them costs more than the check."""
 
-    def __init__(self, file: str) -> None:
+    __slots__ = ("file", "values", "keys", "_load")
+
+    def __init__(self, file: str, load: Callable[[], Positions] | None = None) -> None:
         self.file = file
         self.values: dict[Path, tuple[int, int]] = {}
         self.keys: dict[Path, tuple[int, int]] = {}
+        self._load = load
+
+    def _loaded(self) -> None:
+        load = self._load
+        if load is not None:
+            found = load()
+            self.values, self.keys = found.values, found.keys
+            self._load = None
 
     def locate(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """The position of `path`, or of its nearest ancestor that has one."""
+        if self._load is not None:
+            self._loaded()
         table = self.keys if key else self.values
         probe = tuple(path)
         while probe:

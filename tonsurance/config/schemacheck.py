@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 import regress
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 from jsonschema.protocols import Validator
+from referencing.exceptions import Unresolvable
 
 from tonsurance.config.ecma import ecma_regex, ecma_search
 from tonsurance.config.problems import Path, Positions, Problem
@@ -130,6 +132,26 @@ def compile_schema(data: bytes, file: str) -> Any:
     return validator
 
 
+_fast: dict[int, tuple[Any, Any]] = {}
+
+
+def fast_validator(validator: Any) -> Any | None:
+    """The compiled (Rust) validator of the same schema, for a quick yes or no; None when it
+    cannot compile the schema. Its verdicts are those of `validator` (a test holds them to it);
+    the error messages and positions always come from `validator`."""
+    cached = _fast.get(id(validator))
+    if cached is not None and cached[0] is validator:
+        return cached[1]
+    try:
+        fast = jsonschema_rs.Draft202012Validator(
+            validator.schema, validate_formats=True, ignore_unknown_formats=False, offline=True
+        )
+    except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError):
+        fast = None
+    _fast[id(validator)] = (validator, fast)
+    return fast
+
+
 _ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment"})
 
 
@@ -174,6 +196,15 @@ def _shorten(message: str) -> str:
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
 
 
+def schema_problems(validator: Any, document: Any, where: Positions, spath: str) -> list[Problem]:
+    """Every schema error of one document; an unresolvable `$ref` is one problem of the schema."""
+    try:
+        return check_document(validator, document, where)
+    except Unresolvable as exc:
+        message = f"$ref {exc.ref!r} cannot be resolved; schemas must be local"
+        return [Problem(spath, 1, 1, "(schema)", message)]
+
+
 def check_document(validator: Any, document: Any, positions: Positions) -> list[Problem]:
     """Every schema error of one document, each at the position of the value it concerns."""
     problems: list[Problem] = []
@@ -193,4 +224,11 @@ def check_document(validator: Any, document: Any, positions: Positions) -> list[
     return unique
 
 
-__all__ = ["SchemaUnusable", "check_document", "compile_schema", "jsonschema"]
+__all__ = [
+    "SchemaUnusable",
+    "check_document",
+    "compile_schema",
+    "fast_validator",
+    "jsonschema",
+    "schema_problems",
+]

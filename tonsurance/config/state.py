@@ -63,43 +63,51 @@ class ConfigState:
 
 
 def _resolve(node: Any, root: Mapping[str, Any]) -> Any:
-    while (
-        isinstance(node, Mapping)
-        and isinstance(node.get("$ref"), str)
-        and node["$ref"].startswith("#/")
-    ):
+    while isinstance(node, dict) and str(node.get("$ref", "")).startswith("#/"):
         target: Any = root
         for part in node["$ref"][2:].split("/"):
-            target = target.get(part, {}) if isinstance(target, Mapping) else {}
+            target = target.get(part, {}) if isinstance(target, dict) else {}
         node = target
     return node
 
 
-def describe(schema: Mapping[str, Any], path: Path) -> str:
-    """The schema's description of the value at `path`, following local `$ref`s."""
+def _step(node: Any, part: str | int, schema: Mapping[str, Any]) -> Any:
+    """The subschema for `part` of a value that `node` describes, or None."""
+    node = _resolve(node, schema)
+    if not isinstance(node, dict):
+        return None
+    if isinstance(part, int):
+        return node.get("items", {})
+    props = node.get("properties", {})
+    if part in props:
+        return props[part]
+    for pattern, sub in node.get("patternProperties", {}).items():
+        if ecma_search(pattern, part):
+            return sub
+    return node.get("additionalProperties", {})
+
+
+def describe(
+    schema: Mapping[str, Any], path: Path, walked: dict[Path, Any] | None = None
+) -> str:
+    """The schema's description of the value at `path`, following local `$ref`s.
+
+    `walked` keeps the subschema of each path prefix seen, for many paths of one schema."""
+    walked = {} if walked is None else walked
     node: Any = schema
-    for part in path:
-        node = _resolve(node, schema)
-        if not isinstance(node, Mapping):
-            return ""
-        if isinstance(part, int):
-            node = node.get("items", {})
-            continue
-        props = node.get("properties", {})
-        if part in props:
-            node = props[part]
-            continue
-        for pattern, sub in node.get("patternProperties", {}).items():
-            if ecma_search(pattern, part):
-                node = sub
-                break
+    for depth in range(len(path)):
+        prefix = path[: depth + 1]
+        if prefix in walked:
+            node = walked[prefix]
         else:
-            node = node.get("additionalProperties", {})
-    own = node.get("description") if isinstance(node, Mapping) else None
+            node = walked[prefix] = _step(node, path[depth], schema) if node is not None else None
+        if node is None:
+            return ""
+    own = node.get("description") if isinstance(node, dict) else None
     if own:
         return str(own)
     target = _resolve(node, schema)
-    return str(target.get("description", "")) if isinstance(target, Mapping) else ""
+    return str(target.get("description", "")) if isinstance(target, dict) else ""
 
 
 def build_state(
@@ -110,10 +118,15 @@ def build_state(
     for category in PARAMETER_FILES:
         document = documents.get(category) or {}
         schema = schemas.get(category, {})
+        walked: dict[Path, Any] = {}
         for key, value, path in flatten(category, document):
             value_type = value_type_of(key, value)
             parameters[(category, key)] = Parameter(
-                category, key, normal_value(value, value_type), value_type, describe(schema, path)
+                category,
+                key,
+                normal_value(value, value_type),
+                value_type,
+                describe(schema, path, walked),
             )
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for table in TABLE_FILES:

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from referencing.exceptions import Unresolvable
-
 from tonsurance.config.layout import (
     CONFIG_DIR,
     CONFIG_FILES,
@@ -24,10 +22,10 @@ from tonsurance.config.layout import (
 )
 from tonsurance.config.problems import Positions, Problem
 from tonsurance.config.rules import check_rules, check_warnings
-from tonsurance.config.schemacheck import SchemaUnusable, check_document, compile_schema
+from tonsurance.config.filecheck import check_file
+from tonsurance.config.schemacheck import SchemaUnusable, compile_schema, schema_problems
 from tonsurance.config.sources import SourceFiles
 from tonsurance.config.state import ConfigState, build_state
-from tonsurance.config.yamlread import YamlProblem, read_yaml
 
 
 @dataclass
@@ -95,18 +93,6 @@ def _file_problems(sources: SourceFiles) -> list[Problem]:
     return problems
 
 
-def schema_problems(validator: Any, document: Any, where: Positions, spath: str) -> list[Problem]:
-    """Every schema error of one document; an unresolvable `$ref` is one problem of the schema."""
-    try:
-        return check_document(validator, document, where)
-    except Unresolvable as exc:
-        return [
-            Problem(
-                spath, 1, 1, "(schema)", f"$ref {exc.ref!r} cannot be resolved; schemas must be local"
-            )
-        ]
-
-
 def parse_sources(sources: SourceFiles) -> ParsedConfig:
     """Read every base config file and check it against its schema."""
     parsed = ParsedConfig(
@@ -125,18 +111,20 @@ def parse_sources(sources: SourceFiles) -> ParsedConfig:
             continue
         try:
             validator = compile_schema(schema_bytes, spath)
-            document, where = read_yaml(data, path)
-        except (SchemaUnusable, YamlProblem) as exc:
+        except SchemaUnusable as exc:
             parsed.problems.append(exc.problem)
             parsed.clean = False
             continue
-        found = schema_problems(validator, document, where, spath)
-        parsed.problems.extend(found)
-        parsed.clean = parsed.clean and not found
-        if not found:
-            parsed.valid[name] = document
-        parsed.documents[name] = document
-        parsed.positions[name] = where
+        checked = check_file(data, path, spath, schema_bytes, validator)
+        parsed.problems.extend(checked.problems)
+        if not checked.readable:
+            parsed.clean = False
+            continue
+        parsed.clean = parsed.clean and not checked.problems
+        if not checked.problems:
+            parsed.valid[name] = checked.document
+        parsed.documents[name] = checked.document
+        parsed.positions[name] = checked.positions
         parsed.validators[name] = validator
     return parsed
 

@@ -34,7 +34,7 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL}
 
-_RESOLVERS: list[tuple[str, str, str]] = [
+RESOLVERS: list[tuple[str, str, str]] = [
     (_BOOL, r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     (_INT, r"^[-+]?(?:0|[1-9][0-9]*)$", "-+0123456789"),
     (
@@ -53,7 +53,7 @@ class _PlainLoader(_BaseLoader):  # type: ignore[misc]
 
 
 _PlainLoader.yaml_implicit_resolvers = {}
-for _tag, _pattern, _first in _RESOLVERS:
+for _tag, _pattern, _first in RESOLVERS:
     _PlainLoader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
 _PlainLoader.add_implicit_resolver(_NULL, re.compile(r"^$"), [None])
 
@@ -91,7 +91,7 @@ def key_problem(key: str) -> str | None:
     return None
 
 
-def _plain_number(tag: str, text: str) -> int | float | None:
+def plain_number(tag: str, text: str) -> int | float | None:
     """Numbers the table above resolved, converted directly (the constructor handles the rest)."""
     if tag == _INT:
         return int(text)
@@ -146,7 +146,7 @@ class _Builder:
         too_large = number_problem(tag, node.value)
         if too_large:
             raise self.fail(node, path, too_large)
-        value = _plain_number(tag, node.value)
+        value = plain_number(tag, node.value)
         if value is None:
             value = self.loader.construct_object(node)
         if isinstance(value, float) and not math.isfinite(value):
