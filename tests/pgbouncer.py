@@ -1,7 +1,7 @@
 """A PgBouncer for tests and benchmarks: transaction pooling, a small pool, trust auth.
 
-As root it runs as the `postgres` user, like the PostgreSQL servers beside it (PgBouncer warns
-against running as root). `show("pools")` and `pool()` read its admin console.
+As root it runs as the `postgres` user, like the PostgreSQL servers beside it (PgBouncer refuses
+to run as root). `show("pools")` and `pool()` read its admin console.
 """
 
 from __future__ import annotations

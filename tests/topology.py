@@ -8,8 +8,8 @@
 - a streaming hot standby of it, made with `pg_basebackup -R`;
 - a PgBouncer in transaction pooling mode with a small pool, in front of the standby.
 
-Everything started is stopped and removed when the context ends, whichever step failed.
-PostgreSQL refuses to run as root and PgBouncer warns against it, so as root both run as the
+PostgreSQL and PgBouncer both refuse to run as root, so as root both run as the `postgres`
+user.
 `postgres` user.
 """
 
