@@ -10,7 +10,6 @@
 
 PostgreSQL and PgBouncer both refuse to run as root, so as root both run as the `postgres`
 user.
-`postgres` user.
 """
 
 from __future__ import annotations
