@@ -1,4 +1,9 @@
-"""The source document's parameter values as a typed Snapshot, built without files or a database."""
+"""The shipped parameter values as a typed Snapshot, built without files or a database.
+
+All of them are the source document's except the ones this project adds, which the document
+does not give: `claims_factor_floor`, `depeg_threshold` and the curve steepness (STEEPNESS).
+Below them, SOURCE_PINS names the document line of every value the document does give.
+"""
 
 from __future__ import annotations
 
