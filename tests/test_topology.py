@@ -102,3 +102,18 @@ def test_prefer_standby_through_pgbouncer_skips_the_primary(topology: Topology) 
         with psycopg.connect(both, autocommit=True) as conn:
             assert conn.info.port == topology.bouncer.port
             assert conn.execute("select pg_is_in_recovery()").fetchone() == (True,)
+
+
+def test_writer_refusal_of_a_standby_never_shows_the_password(topology: Topology) -> None:
+    """The standby refusal names the address with its password hidden, in both address forms."""
+    secret = "s3cr#t/pw"
+    port = topology.standby.port
+    for dsn in (
+        f"host=127.0.0.1 port={port} user=postgres dbname=tonsurance password='{secret}'",
+        f"postgresql://postgres:s3cr%23t%2Fpw@127.0.0.1:{port}/tonsurance",
+    ):
+        result = syncd("migrate", "--dsn", dsn)
+        assert result.exit_code == 3
+        assert STANDBY_REFUSAL in result.stderr
+        assert secret not in result.output + result.stderr
+        assert "s3cr%23t" not in result.output + result.stderr
