@@ -36,7 +36,10 @@ def apply(repo: str, commit: str, dsn: str | None, dry_run: bool, allow_empty: b
         warn(warning)
     for problem in report.result.problems:
         click.echo(str(problem), err=True)
-    if report.outcome in (Outcome.REFUSED, Outcome.SUPERSEDED):
+    if report.outcome is Outcome.SUPERSEDED:
+        click.echo(view.superseded(report))
+        return
+    if report.outcome is Outcome.REFUSED:
         raise PlanRefused(view.refusal(report))
     click.echo(view.render_applied(report))
 

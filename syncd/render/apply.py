@@ -26,6 +26,15 @@ def lineage_warning(report: ApplyReport) -> str | None:
     return None
 
 
+def superseded(report: ApplyReport) -> str:
+    """The line for an apply that lost the race to a commit it does not descend from."""
+    result = report.result
+    return (
+        f"{result.commit[:12]}: superseded: another writer applied {str(result.previous)[:12]}"
+        " first, which this commit does not descend from; nothing written"
+    )
+
+
 def refusal(report: ApplyReport) -> str:
     return f"{report.result.commit[:12]} not applied: {report.result.reason}"
 

@@ -123,12 +123,20 @@ def apply_commit(
     allow_empty: bool = False,
     dry_run: bool = False,
 ) -> ApplyReport:
-    """`syncd apply`: make the database equal to `rev`; retried once if another writer moved first."""
+    """`syncd apply`: make the database equal to `rev`.
+
+    When another writer moves the applied commit first, this apply is retried once only if the
+    commit it moved to is an ancestor of `rev` (moving on from it is still forward); otherwise
+    the result stays `superseded` and nothing is written: an older commit never wins a race.
+    """
     repo = open_repo(repo_path)
     prepared = prepare(repo, rev)
     with connect_primary(dsn) as conn:
         report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)
         if report.outcome is Outcome.SUPERSEDED:
+            moved_to = report.result.previous
+            if lineage(repo, moved_to, prepared.info.sha) not in (Lineage.FORWARD, Lineage.SAME):
+                return report
             report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)
     return report
 
