@@ -7,6 +7,7 @@ __all__ = [
     "InvalidConfig",
     "MigrationRefused",
     "PlanRefused",
+    "ResourceExhausted",
     "TonsuranceError",
     "Unavailable",
     "UsageProblem",
@@ -23,3 +24,11 @@ class PlanRefused(InvalidConfig):
 
 class MigrationRefused(InvalidConfig):
     """The migrations on disk disagree with the ones the database has applied, or one failed."""
+
+
+class ResourceExhausted(Unavailable):
+    """The host ran out of something the daemon needs: disk space or file descriptors."""
+
+    def __init__(self, resource: str, message: str) -> None:
+        super().__init__(message)
+        self.resource = resource

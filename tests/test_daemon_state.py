@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_daemon import PRICING, applied, daemons, repo, wait_applied, wait_for
+from prometheus_client.parser import text_string_to_metric_families
+from test_daemon import PRICING, Running, applied, daemons, repo, wait_applied, wait_for
 
-from tests.support import ConfigRepo
+from syncd.daemon.leftovers import stale_files
+
+from tests.support import ConfigRepo, git
 
 __all__ = ["daemons", "repo"]
 
@@ -21,7 +24,7 @@ def _run_once(repo: ConfigRepo, dsn: str, cwd: Path, *extra: str, **env: str) ->
     done = subprocess.run(
         [*command, "--dsn", dsn, *extra],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(Path.cwd()), **env},
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
         timeout=60,
@@ -67,3 +70,113 @@ def test_readiness_follows_the_remote(repo: ConfigRepo, db_dsn: str, daemons: An
         away.rename(repo.remote)
     wait_for(lambda: daemon.request("/readyz")[0] == 200, what="/readyz to recover")
     assert daemon.status()["in_sync"] is True
+
+
+def _mirror(tmp_path: Path) -> Path:
+    found = list((tmp_path / "state-syncd" / "mirrors").glob("*.git"))
+    assert len(found) == 1
+    return found[0]
+
+
+STALE_LOCKS = (
+    "refs/remotes/origin/main.lock",
+    "packed-refs.lock",
+    "shallow.lock",
+    "index.lock",
+    "config.lock",
+)
+
+
+@pytest.mark.slow
+def test_stale_git_locks_are_removed(
+    repo: ConfigRepo, db_dsn: str, daemons: Any, tmp_path: Path
+) -> None:
+    """Lock files a killed git left in the mirror no longer block fetches: the daemon removes
+    them, says so once, and applies the next push."""
+    daemon = daemons(str(repo.remote), db_dsn)
+    wait_applied(db_dsn, repo.head())
+    mirror = _mirror(tmp_path)
+    for name in STALE_LOCKS:
+        (mirror / name).write_text("")
+    sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.045")
+    wait_applied(db_dsn, sha)
+    assert not [name for name in STALE_LOCKS if (mirror / name).exists()]
+    assert daemon.log.count("mirror_tidied:") == 1 and "git_down" not in daemon.log
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("damage", ["config", "head", "ref", "packs"])
+def test_damaged_mirror_is_made_again(
+    repo: ConfigRepo, db_dsn: str, daemons: Any, tmp_path: Path, damage: str
+) -> None:
+    """A mirror git cannot read any more (a bad config, HEAD or ref, truncated packs) is
+    created again by the daemon, which then applies the next push."""
+    daemon = daemons(str(repo.remote), db_dsn, "--stop-timeout", "1")
+    wait_applied(db_dsn, repo.head())
+    assert daemon.stop() == 0
+    mirror = _mirror(tmp_path)
+    if damage == "config":
+        (mirror / "config").write_text("[core\nbad")
+    elif damage == "head":
+        (mirror / "HEAD").write_text("garbage\n")
+    elif damage == "ref":
+        (mirror / "refs/remotes/origin/main").write_text("garbage\n")
+    else:
+        git(mirror, "repack", "-q", "-a", "-d")
+        for pack in (mirror / "objects" / "pack").glob("*.pack"):
+            os.truncate(pack, 100)
+    sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.045")
+    again = daemons(str(repo.remote), db_dsn, name="syncd")
+    wait_applied(db_dsn, sha)
+    assert "mirror_rebuilt:" in again.log
+    assert git(mirror, "rev-parse", "refs/remotes/origin/main") == sha
+
+
+def _dependency_up(daemon: Running) -> dict[str, float]:
+    code, text = daemon.request("/metrics")
+    assert code == 200
+    return {
+        sample.labels["dependency"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "syncd_dependency_up"
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_full_disk_is_a_disk_fault_and_its_leftovers_go(
+    repo: ConfigRepo, db_dsn: str, daemons: Any, tmp_path: Path
+) -> None:
+    """A state folder on a full 2 MB filesystem is a disk fault (not git; /readyz 503); when
+    there is room again the daemon applies the head and leaves no temporary object behind."""
+    state = tmp_path / "state-syncd"
+    state.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(state)], check=True)
+    try:
+        daemon = daemons(str(repo.remote), db_dsn)
+        wait_applied(db_dsn, repo.head())
+        (repo.path / "large.bin").write_bytes(os.urandom(3_000_000))
+        sha = repo.commit("A large file outside config/")
+        wait_for(lambda: "disk" in daemon.status()["faults"], what="/status to report the disk")
+        faults = daemon.status()["faults"]
+        assert "No space left on device" in faults["disk"]["error"] and "git" not in faults
+        code, reason = daemon.request("/readyz")
+        assert code == 503 and reason.startswith("disk unavailable:")
+        assert _dependency_up(daemon) == {
+            "database": 1,
+            "git": 1,
+            "disk": 0,
+            "descriptors": 1,
+        }
+        subprocess.run(["mount", "-o", "remount,size=16m", str(state)], check=True)
+        wait_applied(db_dsn, sha, timeout=20)
+        wait_for(lambda: daemon.status()["faults"] == {}, what="the disk fault to clear")
+        assert _dependency_up(daemon)["disk"] == 1
+        mirror = _mirror(tmp_path)
+        assert not list(stale_files(mirror))
+        assert "tmp_obj_" in daemon.log.split("mirror_tidied:", 1)[1].split("\n", 1)[0]
+        assert daemon.log.count("disk_down:") == 1 and "git_down" not in daemon.log
+        assert daemon.stop() == 0
+    finally:
+        subprocess.run(["umount", "-l", str(state)], check=False)

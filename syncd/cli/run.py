@@ -113,7 +113,7 @@ from syncd.cli.options import dsn_option
     "--once",
     is_flag=True,
     help="Run one cycle and exit: 1 if the head was refused or applying it failed, 3 if the"
-    " database, git or the disk is unavailable.",
+    " database, git, the disk or file descriptors are unavailable.",
 )
 def run(
     repo: str,

@@ -1,23 +1,34 @@
 """The daemon's HTTP side: health, readiness, status, metrics and the git webhook.
 
-It runs in its own threads and only reads the daemon's published state, so it keeps answering
-while the sync loop is backing off from a fault or waiting inside a transaction.
+One thread runs an asyncio event loop and h11 parses HTTP/1.1, so an idle connection costs a
+descriptor and a few kB, never a thread, and the sync loop keeps its descriptors: connections
+beyond `HttpLimits.max_connections` get a 503 at once and are closed. Each request must arrive
+whole within its deadlines (a client sending a byte a second is cut off), the webhook's
+signature header is checked before a byte of its body is read, and the body is capped. The
+handlers only read the daemon's published state, so they answer while the sync loop backs off
+from a fault or waits inside a transaction.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import asyncio
+import errno
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST
-
-from syncd.daemon.logs import event
-from syncd.daemon.webhook import MAX_BODY_BYTES, SECRET_ENV, SIGNATURE_HEADER, verify_signature
+from syncd.daemon.httplimits import HttpLimits, HttpStats
+from syncd.daemon.httprequest import Exchange
 from tonsurance.errors import UsageProblem
+
+_BACKLOG = 1024
+_ACCEPT_BATCH = 64
+_READ_LIMIT = 64 * 1024
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 27\r\nConnection: close\r\n\r\ntoo many connections; retry\n"
+)
 
 
 class DaemonView(Protocol):
@@ -35,116 +46,133 @@ def parse_listen(text: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def _handler(view: DaemonView, secret: bytes | None) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "syncd"
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _send(
-            self, code: int, body: bytes, content_type: str = "text/plain; charset=utf-8"
-        ) -> None:
-            self.send_response(code)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-        def _text(self, code: int, text: str) -> None:
-            self._send(code, (text + "\n").encode())
-
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            if path == "/healthz":
-                self._text(200, "ok")
-            elif path == "/readyz":
-                ok, reason = view.ready()
-                self._text(200 if ok else 503, reason)
-            elif path == "/status":
-                body = json.dumps(view.status(), indent=2, default=str).encode() + b"\n"
-                self._send(200, body, "application/json")
-            elif path == "/metrics":
-                self._send(200, view.metrics(), CONTENT_TYPE_LATEST)
-            elif path == "/hooks/git":
-                self._text(405, "use POST")
-            else:
-                self._text(
-                    404, "not found; try /healthz, /readyz, /status, /metrics or POST /hooks/git"
-                )
-
-        do_HEAD = do_GET
-
-        def do_POST(self) -> None:
-            if self.path.split("?", 1)[0] != "/hooks/git":
-                self._text(404, "not found")
-                return
-            if secret is None:
-                self._text(404, f"webhook disabled: {SECRET_ENV} is not set")
-                return
-            length = self.headers.get("Content-Length", "")
-            if not length.isdigit():
-                self._text(411, "Content-Length required")
-                return
-            if int(length) > MAX_BODY_BYTES:
-                self.close_connection = True
-                self._text(413, "payload too large")
-                return
-            body = self.rfile.read(int(length))
-            if not verify_signature(secret, body, self.headers.get(SIGNATURE_HEADER)):
-                event(
-                    "webhook_refused",
-                    "webhook with a missing or bad signature refused",
-                    logging.WARNING,
-                    peer=self.client_address[0],
-                )
-                self._text(401, f"bad or missing {SIGNATURE_HEADER}")
-                return
-            kind = self.headers.get("X-GitHub-Event", "")
-            if kind == "ping":
-                self._text(200, "pong")
-                return
-            view.wake("webhook")
-            self._text(202, "fetch scheduled")
-
-    return Handler
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-class _Server6(_Server):
-    address_family = socket.AF_INET6
+def _bind(listen: str) -> socket.socket:
+    host, port = parse_listen(listen)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(_BACKLOG)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        raise UsageProblem(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+    return sock
 
 
 class HttpServer:
-    """A ThreadingHTTPServer on `listen`, served from a daemon thread."""
+    """The endpoints on `listen`, served by an event loop in a daemon thread."""
 
-    def __init__(self, listen: str, view: DaemonView, secret: bytes | None) -> None:
-        host, port = parse_listen(listen)
-        server_class = _Server6 if ":" in host else _Server
-        try:
-            self.server: ThreadingHTTPServer = server_class((host, port), _handler(view, secret))
-        except OSError as exc:
-            raise UsageProblem(f"cannot listen on {listen}: {exc.strerror or exc}") from None
-        self.thread = threading.Thread(
-            target=self.server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="syncd-http",
-            daemon=True,
-        )
+    def __init__(
+        self,
+        listen: str,
+        view: DaemonView,
+        secret: bytes | None,
+        limits: HttpLimits | None = None,
+        stats: HttpStats | None = None,
+    ) -> None:
+        self.sock = _bind(listen)
+        self.view, self.secret = view, secret
+        self.limits = limits or HttpLimits()
+        self.stats = stats or HttpStats()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="syncd-http", daemon=True)
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._open = 0
 
     @property
     def address(self) -> str:
-        host, port = self.server.server_address[:2]
+        host, port = self.sock.getsockname()[:2]
         return f"{host!s}:{port}"
 
     def start(self) -> None:
         self.thread.start()
+        self._ready.wait(10)
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self._request_stop)
+            self.thread.join(10)
+        self.sock.close()
+
+    def _request_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.set_exception_handler(self._loop_error)
+        try:
+            self.loop.run_until_complete(self._main())
+        finally:
+            self._ready.set()
+            self.loop.close()
+
+    async def _main(self) -> None:
+        self._stop = asyncio.Event()
+        self.loop.add_reader(self.sock, self._accept)
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            self.loop.remove_reader(self.sock)
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        self.stats.loop_error(str(context.get("message", "")), exc)
+
+    def _resume(self) -> None:
+        if self._stop is not None and not self._stop.is_set():
+            self.loop.add_reader(self.sock, self._accept)
+
+    def _accept(self) -> None:
+        """Accept what is waiting, one at a time: a connection over the limit is answered 503
+        and closed at once, so it never holds a descriptor."""
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _OUT_OF_RESOURCES:  # try again in a second, without spinning
+                    self.stats.accept_failed(exc)
+                    self.loop.remove_reader(self.sock)
+                    self.loop.call_later(1.0, self._resume)
+                    return
+                continue  # the client gave up before it was accepted
+            if self._open >= self.limits.max_connections:
+                self.stats.refused("busy")
+                conn.setblocking(False)
+                try:
+                    conn.send(_BUSY)
+                except OSError:
+                    pass
+                conn.close()
+                continue
+            self._open += 1
+            self.stats.connections.set(self._open)
+            task = self.loop.create_task(self._serve(conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, conn: socket.socket) -> None:
+        writer: asyncio.StreamWriter | None = None
+        try:
+            reader, writer = await asyncio.open_connection(sock=conn, limit=_READ_LIMIT)
+            await Exchange(reader, writer, self.view, self.secret, self.limits, self.stats).run()
+        except (ConnectionError, TimeoutError, OSError):
+            pass
+        except Exception as exc:  # one bad connection must not stop the server
+            self.stats.loop_error("request handler failed", exc)
+        finally:
+            self._open -= 1
+            self.stats.connections.set(self._open)
+            if writer is not None:
+                writer.transport.abort()
+            else:
+                conn.close()

@@ -26,15 +26,22 @@ from psycopg.conninfo import conninfo_to_dict
 
 from syncd.daemon.cycle import Reconciler, record_failure
 from syncd.daemon.events import TOPICS, Announcer, Event, Outages
+from syncd.daemon.httplimits import HttpLimits, HttpStats
 from syncd.daemon.httpserver import HttpServer
 from syncd.daemon.logs import event
 from syncd.daemon.metrics import Metrics
 from syncd.daemon.mirror import DEFAULT_FETCH_TIMEOUT, Mirror, default_state_dir, git_dir_of
 from syncd.daemon.notify import Delivery, Message, Notifier
 from syncd.daemon.refwatch import RefWatcher
+from syncd.daemon.resources import (
+    Resource,
+    raise_descriptor_limit,
+    resource_of_errno,
+    resource_of_text,
+)
 from syncd.daemon.runstate import Faults, RunState
 from syncd.daemon.webhook import SECRET_ENV, secret_from_env
-from syncd.errors import GitUnavailable
+from syncd.errors import GitUnavailable, ResourceExhausted
 from syncd.sync.locks import Leadership
 from tonsurance.db import connect_primary, describe, resolve_dsn
 from tonsurance.errors import Unavailable, UsageProblem
@@ -138,6 +145,7 @@ class Daemon:
         self.wakeup = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
         self._failed_cycles = 0
+        self.descriptors = 0  # the soft RLIMIT_NOFILE after raising it, set by run()
 
     def _count_notification(self, delivery: Delivery) -> None:
         self.meter.notifications.labels(delivery.value).inc()
@@ -182,11 +190,19 @@ class Daemon:
         """Fetch and reconcile once: `done`, `again`, `busy`, `fault` or `stopped`."""
         try:
             return self._cycle()
+        except ResourceExhausted as exc:
+            self.faults.down(exc.resource, str(exc))
         except GitUnavailable as exc:
             self.faults.down("git", str(exc))
         except OSError as exc:
-            self.faults.down("disk", f"{exc.strerror or exc} ({exc.filename or self.mirror.path})")
+            where = exc.filename or self.mirror.path
+            kind = resource_of_errno(exc.errno) or Resource.DISK
+            self.faults.down(kind, f"{exc.strerror or exc} ({where})")
         except (Unavailable, psycopg.OperationalError) as exc:
+            if resource_of_text(str(exc)) is Resource.DESCRIPTORS:
+                self._drop()
+                self.faults.down(Resource.DESCRIPTORS, _one_line(exc))
+                return "fault"
             return self._database_fault("database", _one_line(exc))
         except psycopg.errors.UndefinedTable as exc:
             return self._database_fault("apply", f"{_one_line(exc)}; run `syncd migrate` first")
@@ -194,6 +210,11 @@ class Daemon:
             return self._database_fault("apply", _one_line(exc))
         except Exception as exc:  # a bug must not stop the daemon: report it, back off, retry
             self._drop()
+            self.mirror.suspect()
+            ran_out = resource_of_text(str(exc))
+            if ran_out is not None:
+                self.faults.down(ran_out, _one_line(exc))
+                return "fault"
             if "internal" not in self.state.faults:
                 event(
                     "internal_error",
@@ -208,8 +229,8 @@ class Daemon:
 
     def _cycle(self) -> str:
         fetched = self.mirror.fetch()
-        self.faults.up("git")
-        self.faults.up("disk")
+        for name in ("git", *Resource):
+            self.faults.up(name)
         self.state.saw_head(fetched.head)
         conn = self._connection()
         self.faults.up("database")
@@ -300,6 +321,8 @@ class Daemon:
             branch=opts.branch,
             interval=opts.interval,
             listen=http.address if http else None,
+            max_connections=http.limits.max_connections if http else None,
+            descriptors=self.descriptors,
             watch=watcher is not None,
             self_heal=opts.self_heal,
             state_dir=str(self.mirror.path.parent.parent),
@@ -336,6 +359,7 @@ class Daemon:
 
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (or one cycle with `once`); the exit code."""
+        self.descriptors = raise_descriptor_limit()
         self.mirror.open()
         if self.notifier is not None:
             self.notifier.start()
@@ -343,7 +367,13 @@ class Daemon:
         http = None
         if self.options.listen and not self.options.once:
             try:
-                http = HttpServer(self.options.listen, self, secret)
+                http = HttpServer(
+                    self.options.listen,
+                    self,
+                    secret,
+                    HttpLimits.for_descriptors(self.descriptors),
+                    HttpStats(self.meter.registry),
+                )
             except BaseException:
                 self.mirror.close()
                 if self.notifier is not None:

@@ -12,10 +12,10 @@ from prometheus_client import (
     generate_latest,
 )
 
-DEPENDENCIES = ("database", "git", "disk")
+DEPENDENCIES = ("database", "git", "disk", "descriptors")
 DELIVERIES = ("sent", "failed", "dropped")
 CHANGE_ACTIONS = ("add", "change", "remove")
-FAILURE_REASONS = ("invalid_commit", "database", "git", "disk", "apply_error")
+FAILURE_REASONS = ("invalid_commit", "database", "git", "disk", "descriptors", "apply_error")
 APPLY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 

@@ -2,13 +2,16 @@
 
 The daemon never reads a working tree: it fetches the branch into `refs/remotes/origin/<branch>`
 of a bare repository it owns and reads commits from there. A lock file keeps a second daemon off
-the same mirror; a mirror that disappears (disk replaced, folder wiped) is created again.
+the same mirror; a mirror that disappears (disk replaced, folder wiped) is created again. At
+start and after a failed fetch, the stale lock and temporary files an interrupted git left are
+removed, and a mirror git can no longer read is created again (see `syncd.daemon.leftovers`).
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -22,7 +25,10 @@ from urllib.parse import unquote, urlparse
 
 import git
 
-from syncd.errors import GitUnavailable
+from syncd.daemon.leftovers import new_prefix, remove_stale_files
+from syncd.daemon.logs import event
+from syncd.daemon.resources import resource_of_text
+from syncd.errors import GitUnavailable, ResourceExhausted
 from syncd.sync.gitsource import check_rev, check_url, redact_url
 from tonsurance.errors import UsageProblem
 
@@ -107,6 +113,7 @@ class Mirror:
         self.timeout = timeout
         self._lock: IO[str] | None = None
         self._repo: git.Repo | None = None
+        self._check = True  # look for leftovers and damage before the next fetch
 
     @property
     def display_url(self) -> str:
@@ -138,12 +145,9 @@ class Mirror:
     def _ensure(self) -> None:
         if (self.path / "HEAD").is_file():
             return
-        if self._repo is not None:
-            self._repo.close()
-            self._repo = None
-        shutil.rmtree(self.path, ignore_errors=True)
+        self._discard()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=".new-"))
+        fresh = Path(tempfile.mkdtemp(dir=self.path.parent, prefix=new_prefix(self.path)))
         try:
             self._setup("init", "--quiet", "--bare", str(fresh), cwd=self.path.parent)
             self._setup("config", "remote.origin.url", self.url, cwd=fresh)
@@ -151,14 +155,66 @@ class Mirror:
         finally:
             shutil.rmtree(fresh, ignore_errors=True)
 
+    def _discard(self) -> None:
+        if self._repo is not None:
+            self._repo.close()
+            self._repo = None
+        shutil.rmtree(self.path, ignore_errors=True)
+
     def _setup(self, *args: str, cwd: Path) -> None:
         """One step of creating the mirror; a failure raises before the mirror is put in place."""
         done = self._git(*args, cwd=cwd)
         if done.returncode != 0:
-            detail = redact_url(_first_error(done.stderr) or f"exit code {done.returncode}")
-            raise GitUnavailable(
-                f"cannot create the mirror {self.path}: git {args[0]} failed: {detail}"
+            self._fail(f"cannot create the mirror {self.path}: git {args[0]} failed", done)
+
+    def _fail(self, what: str, done: subprocess.CompletedProcess[str]) -> None:
+        """Raise for a failed git command: the disk or descriptors when git says so, else git."""
+        detail = redact_url(_first_error(done.stderr) or f"exit code {done.returncode}")
+        ran_out = resource_of_text(done.stderr)
+        if ran_out is not None:
+            raise ResourceExhausted(ran_out, f"{what}: {detail} ({self.path})")
+        raise GitUnavailable(f"{what}: {detail}")
+
+    def suspect(self) -> None:
+        """Reading the mirror failed: check it for leftovers and damage before the next fetch."""
+        self._check = True
+
+    def _broken(self) -> str | None:
+        """Why git cannot use the mirror (a bad config, HEAD, ref or object), or None."""
+        done = self._git(
+            "fsck", "--connectivity-only", "--no-dangling", "--no-progress", timeout=self.timeout
+        )
+        if done.returncode == 0:
+            return None
+        ran_out = resource_of_text(done.stderr)
+        if ran_out is not None:  # a full disk is not damage: keep the mirror
+            raise ResourceExhausted(ran_out, f"git fsck failed: {_first_error(done.stderr)}")
+        return redact_url(_first_error(done.stderr) or f"git fsck exit code {done.returncode}")
+
+    def repair(self) -> bool:
+        """Remove stale locks and temporary files, and re-create the mirror if git cannot read
+        it; whether anything was changed. Runs only under the mirror's lock."""
+        self._check = False
+        removed = remove_stale_files(self.path)
+        if removed:
+            event(
+                "mirror_tidied",
+                f"removed {len(removed)} stale files an interrupted git left in the mirror:"
+                f" {', '.join(removed[:5])}",
+                logging.WARNING,
+                files=removed[:20],
             )
+        broken = self._broken() if (self.path / "HEAD").is_file() else None
+        if broken:
+            event(
+                "mirror_rebuilt",
+                f"the mirror {self.path} is damaged ({broken}); creating it again",
+                logging.WARNING,
+                error=broken,
+            )
+            self._discard()
+            self._ensure()
+        return bool(removed or broken)
 
     @property
     def repo(self) -> git.Repo:
@@ -202,11 +258,8 @@ class Mirror:
         """The branch head as last fetched, or None before the first fetch."""
         return self._rev(self.ref)
 
-    def fetch(self) -> FetchResult:
-        """Fetch the branch (force-updating the mirror's ref) within the timeout."""
-        self._ensure()
-        previous = self.head()
-        done = self._git(
+    def _fetch(self) -> subprocess.CompletedProcess[str]:
+        return self._git(
             "fetch",
             "--quiet",
             "--no-tags",
@@ -215,11 +268,29 @@ class Mirror:
             f"+refs/heads/{self.branch}:{self.ref}",
             timeout=self.timeout,
         )
+
+    def fetch(self) -> FetchResult:
+        """Fetch the branch (force-updating the mirror's ref) within the timeout.
+
+        A fetch that fails for a reason in the mirror itself (a stale lock, damage) is retried
+        once at once after the repair."""
+        self._ensure()
+        if self._check:
+            self.repair()
+        previous = self.head()
+        try:
+            done = self._fetch()
+        except GitUnavailable:
+            self._check = True
+            raise
         if done.returncode != 0:
-            detail = redact_url(_first_error(done.stderr) or f"exit code {done.returncode}")
-            raise GitUnavailable(
-                f"git fetch of {self.branch} from {self.display_url} failed: {detail}"
-            )
+            self._check = True
+            if resource_of_text(done.stderr) is None and self.repair():
+                previous = self.head()
+                done = self._fetch()
+        if done.returncode != 0:
+            self._check = True
+            self._fail(f"git fetch of {self.branch} from {self.display_url} failed", done)
         head = self.head()
         if head is None:
             raise GitUnavailable(f"branch {self.branch} of {self.display_url} has no commit")

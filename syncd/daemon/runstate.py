@@ -121,10 +121,20 @@ class RunState:
             }
 
 
-DEPENDENCIES = ("database", "git", "disk")
+DEPENDENCIES = ("database", "git", "disk", "descriptors")
 
-_DOWN = {"apply": "applying failed", "disk": "disk error", "internal": "unexpected error"}
-_UP = {"apply": "applying works", "disk": "disk works", "internal": "cycles work"}
+_DOWN = {
+    "apply": "applying failed",
+    "disk": "disk error",
+    "descriptors": "out of file descriptors",
+    "internal": "unexpected error",
+}
+_UP = {
+    "apply": "applying works",
+    "disk": "disk works",
+    "descriptors": "file descriptors available",
+    "internal": "cycles work",
+}
 
 
 class Faults:
