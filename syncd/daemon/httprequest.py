@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import h11
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -15,13 +15,19 @@ from syncd.daemon.httplimits import HttpLimits, HttpStats
 from syncd.daemon.logs import event
 from syncd.daemon.webhook import SECRET_ENV, SIGNATURE_HEADER, BodySignature, well_formed
 
-if TYPE_CHECKING:
-    from syncd.daemon.httpserver import DaemonView
-
 _READ = 64 * 1024
 _TEXT = "text/plain; charset=utf-8"
 _TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _NOT_FOUND = "not found; try /healthz, /readyz, /status, /metrics or POST /hooks/git"
+
+
+class DaemonView(Protocol):
+    """What the endpoints read from the daemon, and the one thing they may ask of it."""
+
+    def status(self) -> dict[str, Any]: ...
+    def ready(self) -> tuple[bool, str]: ...
+    def metrics(self) -> bytes: ...
+    def wake(self, reason: str) -> None: ...
 
 
 class _Close(Exception):

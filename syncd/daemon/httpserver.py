@@ -15,11 +15,13 @@ import asyncio
 import errno
 import socket
 import threading
-from typing import Any, Protocol
+from typing import Any
 
 from syncd.daemon.httplimits import HttpLimits, HttpStats
-from syncd.daemon.httprequest import Exchange
+from syncd.daemon.httprequest import DaemonView, Exchange
 from tonsurance.errors import UsageProblem
+
+__all__ = ["DaemonView", "HttpServer", "parse_listen"]
 
 _BACKLOG = 1024
 _ACCEPT_BATCH = 64
@@ -29,13 +31,6 @@ _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
     b"Content-Length: 27\r\nConnection: close\r\n\r\ntoo many connections; retry\n"
 )
-
-
-class DaemonView(Protocol):
-    def status(self) -> dict[str, Any]: ...
-    def ready(self) -> tuple[bool, str]: ...
-    def metrics(self) -> bytes: ...
-    def wake(self, reason: str) -> None: ...
 
 
 def parse_listen(text: str) -> tuple[str, int]:
