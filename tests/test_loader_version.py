@@ -107,26 +107,9 @@ def test_two_loaders_agree_again_after_one_reload_each(
         assert usdc(first) == usdc(second) == rate
 
 
-def test_a_change_applied_during_a_reconnect_arrives_without_the_timer(
-    applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]
-) -> None:
-    """When the loader's connections are terminated and a change is applied at once, the
-    catch-up after the reconnect (on a fresh reader connection) brings the change; the hourly
-    timer never runs."""
-    loader = ConfigLoader(applied, interval=3600).start()
-    loaders.append(loader)
-    wait_for(lambda: loader.stats()["listening"], 5, "the loader listening")
-    sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.048")
-    assert terminate_loader_connections(applied) == 2
-    apply_commit(repo.path, "HEAD", applied)
-    wait_for(lambda: loader.snapshot.commit == sha, 10, "the change after the reconnect")
-    assert usdc(loader) == 0.048
-    wait_for(lambda: loader.stats()["listening"], 5, "listening again")
-
-
 @pytest.fixture
-def service_dsn(applied: str) -> Iterator[str]:
-    """A login role in tonsurance_reader, as a service connects; dropped afterwards."""
+def service(applied: str) -> Iterator[tuple[str, str]]:
+    """(role, DSN) of a login role in tonsurance_reader, as a service connects; dropped after."""
     role = f"svc_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(applied, autocommit=True) as conn:
         conn.execute(
@@ -135,27 +118,69 @@ def service_dsn(applied: str) -> Iterator[str]:
     params = conninfo_to_dict(applied)
     params["user"] = role
     try:
-        yield make_conninfo(**params)
+        yield role, make_conninfo(**params)
     finally:
         with psycopg.connect(applied, autocommit=True) as conn:
             terminate_loader_connections(applied)
             conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))
 
 
-def test_a_failing_catch_up_is_retried_until_it_succeeds(
-    applied: str, service_dsn: str, repo: ConfigRepo, loaders: list[ConfigLoader]
+def set_login(dsn: str, role: str, login: bool) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("alter role {} {}").format(
+                sql.Identifier(role), sql.SQL("login" if login else "nologin")
+            )
+        )
+
+
+def test_a_change_applied_while_the_loader_is_away_arrives_with_the_reconnect(
+    applied: str, service: tuple[str, str], repo: ConfigRepo, loaders: list[ConfigLoader]
 ) -> None:
-    """After a reconnect, a catch-up that cannot read (the version is unreadable for a while) is
-    tried again and again; once reading works, the change applied meanwhile arrives."""
-    loader = ConfigLoader(service_dsn, interval=3600).start()
+    """When the loader's connections are terminated and a change is applied before it can
+    connect again (so syncd's NOTIFY is lost), the catch-up after the reconnect, on a fresh
+    reader connection, brings the change; the hourly timer never runs."""
+    role, dsn = service
+    loader = ConfigLoader(dsn, interval=3600).start()
     loaders.append(loader)
     wait_for(lambda: loader.stats()["listening"], 5, "the loader listening")
+    sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.048")
+    set_login(applied, role, False)
+    try:
+        assert terminate_loader_connections(applied) == 2
+        wait_for(lambda: not loader.stats()["listening"], 5, "the loader disconnected")
+        apply_commit(repo.path, "HEAD", applied)
+    finally:
+        set_login(applied, role, True)
+    wait_for(lambda: loader.snapshot.commit == sha, 10, "the change after the reconnect")
+    assert usdc(loader) == 0.048
+    assert loader.stats()["listening"]
+    assert loader.stats()["reload_failures"] == 0  # the catch-up never tried the dead connection
+
+
+def test_a_failing_catch_up_is_retried_until_it_succeeds(
+    applied: str, service: tuple[str, str], repo: ConfigRepo, loaders: list[ConfigLoader]
+) -> None:
+    """After a reconnect, a catch-up that cannot read (the version is unreadable for a while) is
+    tried again and again; once reading works, the change applied while the loader was away
+    arrives."""
+    role, dsn = service
+    loader = ConfigLoader(dsn, interval=3600).start()
+    loaders.append(loader)
+    wait_for(lambda: loader.stats()["listening"], 5, "the loader listening")
+    sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.046")
     with psycopg.connect(applied, autocommit=True) as admin:
         admin.execute("revoke select on config_version from tonsurance_reader")
-        sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.046")
-        assert terminate_loader_connections(applied) == 2
-        apply_commit(repo.path, "HEAD", applied)
-        wait_for(lambda: loader.stats()["reload_failures"] >= 3, 10, "failed catch-ups")
+        set_login(applied, role, False)
+        try:
+            assert terminate_loader_connections(applied) == 2
+            wait_for(lambda: not loader.stats()["listening"], 5, "the loader disconnected")
+            apply_commit(repo.path, "HEAD", applied)
+        finally:
+            set_login(applied, role, True)
+        wait_for(lambda: loader.stats()["listening"], 10, "listening again")
+        failures = loader.stats()["reload_failures"]
+        wait_for(lambda: loader.stats()["reload_failures"] >= failures + 3, 10, "catch-ups")
         assert loader.snapshot.commit != sha
         admin.execute("grant select on config_version to tonsurance_reader")
     wait_for(lambda: loader.snapshot.commit == sha, 10, "the change after the grant")
@@ -163,23 +188,25 @@ def test_a_failing_catch_up_is_retried_until_it_succeeds(
 
 
 def test_notifications_from_the_service_role_cost_at_most_a_version_check(
-    applied: str, service_dsn: str, loaders: list[ConfigLoader]
+    applied: str, service: tuple[str, str], loaders: list[ConfigLoader]
 ) -> None:
     """A flood of NOTIFYs on the loaders' channel from the service role, with payloads that
-    claim new versions and commits, costs at most one version check each and reads nothing."""
+    claim new versions and commits, costs far fewer version checks than messages and reads
+    nothing."""
     loader = ConfigLoader(applied, interval=3600).start()
     loaders.append(loader)
     wait_for(lambda: loader.stats()["listening"], 5, "the loader listening")
     before = loader.stats()
     snapshot = loader.snapshot
     sent = 300
-    with psycopg.connect(service_dsn, autocommit=True) as conn:
+    with psycopg.connect(service[1], autocommit=True) as conn:
         for n in range(sent):
             payload = f"version {before['version'] + 1 + n}" if n % 2 else "f" * 40
             conn.execute("select pg_notify('tonsurance_config', %s)", (payload,))
     wait_for(lambda: loader.stats()["reloads"] > before["reloads"], 5, "a version check")
     time.sleep(0.3)
     after = loader.stats()
-    assert 1 <= after["reloads"] - before["reloads"] <= sent
+    # notifications arriving together, or within 50 ms of a check, share one check
+    assert 1 <= after["reloads"] - before["reloads"] <= sent // 4
     assert after["changes"] == before["changes"]
     assert loader.snapshot is snapshot
