@@ -94,10 +94,11 @@ def throwaway_cluster() -> Iterator[PrivateServer]:
 GIT_IDENTITY = ("-c", "user.name=Test Analyst", "-c", "user.email=analyst@tonsurance.test")
 
 
-def git(cwd: Path, *args: str) -> str:
-    """Run git in `cwd` with a fixed identity; return its stdout."""
+def git(cwd: Path, *args: str, env_extra: dict[str, str] | None = None) -> str:
+    """Run git in `cwd` with a fixed identity (and `env_extra` in its environment); return stdout."""
+    env = {**os.environ, **env_extra} if env_extra else None
     done = subprocess.run(
-        ["git", *GIT_IDENTITY, *args], cwd=cwd, check=True, capture_output=True, text=True
+        ["git", *GIT_IDENTITY, *args], cwd=cwd, check=True, capture_output=True, text=True, env=env
     )
     return done.stdout.strip()
 

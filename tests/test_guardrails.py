@@ -78,6 +78,7 @@ def test_change_within_the_limit_passes(repo: ConfigRepo):
         "passed": True,
         "findings": [],
         "override": None,
+        "rejected_overrides": [],
     }
 
 
@@ -94,8 +95,9 @@ def test_override_flag_lets_a_flagged_change_pass(repo: ConfigRepo):
     assert error_lines(result) == []
 
 
-def test_trailer_in_a_commit_of_the_change_overrides(repo: ConfigRepo):
-    """A `Config-Override: <reason>` trailer in any commit between base and head lets it pass."""
+def test_unsigned_trailer_in_the_change_does_not_override(repo: ConfigRepo):
+    """A `Config-Override:` trailer that no trusted signature backs is named and does not count:
+    its author could otherwise override the guardrails on their own change."""
     base = repo.head()
     repo.change(PRICING, "USDC: 0.04", "USDC: 0.10")
     trailer_commit = repo.change(
@@ -104,17 +106,12 @@ def test_trailer_in_a_commit_of_the_change_overrides(repo: ConfigRepo):
         "USDT: 0.065",
         "Tune USDT\n\nConfig-Override: USDC repriced after the reserve audit (RISK-42)",
     )
-    repo.change(PRICING, "DAI: 0.05", "DAI: 0.051")
     result = plan(repo, base, "--format", "json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1
     guard = json.loads(result.stdout)["guardrails"]
-    assert guard["passed"] is True
-    assert guard["override"] == {
-        "source": "trailer",
-        "reason": "USDC repriced after the reserve audit (RISK-42)",
-        "commit": trailer_commit,
-    }
-    assert [f["subject"] for f in guard["findings"]] == ["pricing.base_rate_USDC"]
+    assert guard["passed"] is False and guard["override"] is None
+    (rejected,) = guard["rejected_overrides"]
+    assert trailer_commit[:12] in rejected and "no trusted keys" in rejected
 
 
 def test_trailer_outside_the_change_or_not_a_trailer_does_not_override(repo: ConfigRepo):

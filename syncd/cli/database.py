@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from syncd.cli.options import dsn_option, repo_option, warn
+from syncd.cli.options import dsn_option, gate_from, repo_option, trust_options, warn
 from syncd.errors import PlanRefused
 
 
@@ -24,13 +26,25 @@ def migrate(dsn: str | None) -> None:
 @dsn_option
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--allow-empty", is_flag=True, help="Allow a commit that removes every parameter.")
-def apply(repo: str, commit: str, dsn: str | None, dry_run: bool, allow_empty: bool) -> None:
+@trust_options
+def apply(
+    repo: str,
+    commit: str,
+    dsn: str | None,
+    dry_run: bool,
+    allow_empty: bool,
+    verify_signatures: bool,
+    allowed_signers: Path | None,
+    gpg_keyring: Path | None,
+    guardrails: bool | None,
+) -> None:
     """Make the database equal to a commit's configuration, in one transaction."""
     from syncd.render import apply as view
     from syncd.sync.outcomes import Outcome
     from syncd.sync.pipeline import apply_commit
 
-    report = apply_commit(repo, commit, dsn, allow_empty=allow_empty, dry_run=dry_run)
+    gate = gate_from(verify_signatures, allowed_signers, gpg_keyring, guardrails)
+    report = apply_commit(repo, commit, dsn, allow_empty=allow_empty, dry_run=dry_run, gate=gate)
     warning = view.lineage_warning(report)
     if warning:
         warn(warning)

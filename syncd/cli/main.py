@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from syncd.cli import database, review, run, validate
+from syncd.cli import database, review, run, validate, verify
 from syncd.cli.options import PROG, ErrorBoundary
 
 log = logging.getLogger("syncd")
@@ -33,6 +33,7 @@ for command in (
     database.status,
     database.history,
     review.revert,
+    verify.verify,
 ):
     main.add_command(command)
 

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
+from syncd.errors import UsageProblem
+from syncd.review.gate import TrustGate
+from syncd.sync.signatures import TrustedKeys
 from tonsurance.cli import boundary
 
 PROG = "syncd"
@@ -34,3 +41,74 @@ repo_option = click.option(
 def warn(message: str) -> None:
     """One `syncd: warning: ...` line on stderr."""
     click.echo(f"{PROG}: warning: {message}", err=True)
+
+
+def trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--verify-signatures, --allowed-signers, --gpg-keyring and --guardrails, for apply and run."""
+    options = [
+        click.option(
+            "--verify-signatures/--no-verify-signatures",
+            default=False,
+            show_default=True,
+            envvar="SYNCD_VERIFY_SIGNATURES",
+            show_envvar=True,
+            help="Apply a commit only when it carries a good signature by a trusted key.",
+        ),
+        click.option(
+            "--allowed-signers",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            envvar="SYNCD_ALLOWED_SIGNERS",
+            show_envvar=True,
+            metavar="FILE",
+            help="Trusted SSH keys, in git's gpg.ssh.allowedSignersFile format.",
+        ),
+        click.option(
+            "--gpg-keyring",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            envvar="SYNCD_GPG_KEYRING",
+            show_envvar=True,
+            metavar="FILE",
+            help="Trusted OpenPGP public keys (gpg --export of them).",
+        ),
+        click.option(
+            "--guardrails/--no-guardrails",
+            "guardrails",
+            default=None,
+            envvar="SYNCD_GUARDRAILS",
+            show_envvar=True,
+            help="Judge the change from the applied commit with the applied commit's review"
+            " policy, as a pull request is judged [default: on with --verify-signatures].",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def keys_from(allowed_signers: Path | None, gpg_keyring: Path | None) -> TrustedKeys | None:
+    """The trusted keys named on the command line, checked; None when none are named."""
+    if allowed_signers is None and gpg_keyring is None:
+        return None
+    keys = TrustedKeys(allowed_signers, gpg_keyring)
+    keys.check()
+    return keys
+
+
+def gate_from(
+    verify_signatures: bool,
+    allowed_signers: Path | None,
+    gpg_keyring: Path | None,
+    guardrails: bool | None,
+) -> TrustGate | None:
+    """The gate the trust options ask for, or None when they ask for nothing."""
+    keys = keys_from(allowed_signers, gpg_keyring)
+    if verify_signatures and keys is None:
+        raise UsageProblem(
+            "--verify-signatures needs trusted keys: --allowed-signers FILE and/or --gpg-keyring FILE"
+        )
+    judge = verify_signatures if guardrails is None else guardrails
+    if not verify_signatures and not judge:
+        return None
+    return TrustGate(keys, verify_signatures, judge)

@@ -22,10 +22,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from syncd.local.server import PrivateServer, postgres_bindir
 from syncd.render.plan import summary_line
+from syncd.render.status import render_text as render_status
 from syncd.sync import pipeline as engine
 from syncd.sync.migrate import migrate
 from syncd.sync.outcomes import Outcome
-from syncd.render.status import render_text as render_status
 from syncd.sync.status import read_status
 from tonsurance.db import DSN_ENV, connect, describe, redact
 from tonsurance.errors import TonsuranceError

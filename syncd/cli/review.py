@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
-from syncd.cli.options import PROG, dsn_option, repo_option
+from syncd.cli.options import PROG, dsn_option, keys_from, repo_option
 from syncd.errors import TonsuranceError, UsageProblem
+from syncd.sync.signatures import TrustedKeys
 
 
 @contextmanager
@@ -65,6 +67,22 @@ def _terraform_exit_codes(detailed_exitcode: bool) -> Iterator[None]:
     is_flag=True,
     help="Accept flagged changes (the pull-request label config-override).",
 )
+@click.option(
+    "--allowed-signers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="SYNCD_ALLOWED_SIGNERS",
+    metavar="FILE",
+    help="Trusted SSH keys that prove a Config-Override trailer (with --base/--head).",
+)
+@click.option(
+    "--gpg-keyring",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="SYNCD_GPG_KEYRING",
+    metavar="FILE",
+    help="Trusted OpenPGP keys that prove a Config-Override trailer (with --base/--head).",
+)
 def plan(
     repo: str,
     commit: str | None,
@@ -76,6 +94,8 @@ def plan(
     guardrails: bool | None,
     policy_path: str | None,
     override: bool,
+    allowed_signers: Path | None,
+    gpg_keyring: Path | None,
 ) -> None:
     """Show what applying a commit would change; with --base/--head also its impact and guardrails.
 
@@ -101,6 +121,7 @@ def plan(
                 guardrails,
                 policy_path,
                 override,
+                keys_from(allowed_signers, gpg_keyring),
             )
             return
         if guardrails or policy_path or override:
@@ -125,6 +146,7 @@ def _plan_review(
     guardrails: bool | None,
     policy_path: str | None,
     override: bool,
+    keys: TrustedKeys | None,
 ) -> None:
     """`plan --base --head`: the review, then one error line per flagged change and exit 1."""
     from syncd.render.review import RENDERERS
@@ -138,6 +160,7 @@ def _plan_review(
         policy_path=policy_path,
         guardrails=guardrails is not False,
         override=override,
+        keys=keys,
     )
     if not review.after.validation.ok:
         click.echo(render_problems(review.after.validation), err=True)
@@ -157,6 +180,8 @@ def _plan_review(
         else:
             for finding in checks.findings:
                 click.echo(f"{PROG}: error: guardrail: {finding}", err=True)
+            for why in checks.rejected:
+                click.echo(f"{PROG}: warning: {why}", err=True)
             raise click.exceptions.Exit(1)
     if detailed_exitcode and not review.diff.empty:
         raise click.exceptions.Exit(2)

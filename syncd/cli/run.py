@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from syncd.cli.options import dsn_option
+from syncd.cli.options import dsn_option, gate_from, trust_options
 
 
 @click.command()
@@ -115,6 +117,7 @@ from syncd.cli.options import dsn_option
     help="Run one cycle and exit: 1 if the head was refused or applying it failed, 3 if the"
     " database, git, the disk or file descriptors are unavailable.",
 )
+@trust_options
 def run(
     repo: str,
     branch: str,
@@ -131,11 +134,14 @@ def run(
     public_url: str | None,
     notify_after: float,
     once: bool,
+    verify_signatures: bool,
+    allowed_signers: Path | None,
+    gpg_keyring: Path | None,
+    guardrails: bool | None,
 ) -> None:
     """Keep the database at the newest commit of a branch: poll, watch, webhook, self-heal."""
     import os
     import socket
-    from pathlib import Path
 
     from syncd.daemon.logs import setup_logging
     from syncd.daemon.loop import RunOptions, run_daemon
@@ -159,6 +165,7 @@ def run(
         once=once,
         notify=urls,
         notify_after=notify_after,
+        gate=gate_from(verify_signatures, allowed_signers, gpg_keyring, guardrails),
     )
     code = run_daemon(options, lambda event: render(event, context))
     if code:

@@ -24,8 +24,8 @@ from syncd.daemon.runstate import RunState
 from syncd.sync.database_state import read_sync_state
 from syncd.sync.diff import Diff
 from syncd.sync.locks import Leadership
-from syncd.sync.outcomes import Lineage, Outcome
-from syncd.sync.pipeline import PreparedCommit, apply_prepared, lineage, prepare
+from syncd.sync.outcomes import Lineage, Outcome, Refusal
+from syncd.sync.pipeline import ApplyGate, PreparedCommit, apply_prepared, lineage, prepare
 
 _CACHE_SIZE = 4
 
@@ -50,10 +50,12 @@ class Reconciler:
         stopping: threading.Event,
         leadership: Leadership,
         announce: Callable[[Event], None] | None = None,
+        gate: ApplyGate | None = None,
     ) -> None:
         self.mirror = mirror
         self.leadership = leadership
         self.announce = announce or (lambda event: None)
+        self.gate = gate
         self.stopping = stopping
         self.state = state
         self.metrics = metrics
@@ -190,6 +192,7 @@ class Reconciler:
                 prepared,
                 wait_for_lock=False,
                 base=self._prepared.get(applied) if applied else None,
+                gate=self.gate,
             )
         finally:
             self.in_flight = None
@@ -216,7 +219,7 @@ class Reconciler:
             return "done"
         if result.outcome is Outcome.REFUSED:
             self.last_refused = sha
-            self.metrics.failures.labels("invalid_commit").inc()
+            self.metrics.failures.labels(result.refusal or Refusal.INVALID).inc()
             event(
                 "refused",
                 f'refused {_short(sha)} "{prepared.info.summary}": {result.reason};'

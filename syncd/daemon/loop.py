@@ -43,6 +43,7 @@ from syncd.daemon.runstate import Faults, RunState
 from syncd.daemon.webhook import SECRET_ENV, secret_from_env
 from syncd.errors import GitUnavailable, ResourceExhausted
 from syncd.sync.locks import Leadership
+from syncd.sync.pipeline import ApplyGate
 from tonsurance.db import connect_primary, describe, resolve_dsn
 from tonsurance.errors import Unavailable, UsageProblem
 
@@ -84,6 +85,7 @@ class RunOptions:
     once: bool = False
     notify: tuple[str, ...] = ()  # Apprise URLs
     notify_after: float = 60.0  # seconds a dependency must be down before a message says so
+    gate: ApplyGate | None = None  # signatures and guardrails judged before each apply
 
 
 def _one_line(exc: BaseException) -> str:
@@ -141,6 +143,7 @@ class Daemon:
             self.stopping,
             Leadership(self._connect),
             announce,
+            options.gate,
         )
         self.wakeup = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None

@@ -20,6 +20,7 @@ from typing import Any
 import git
 
 from syncd.sync.diff import Diff, ParamChange, relative_text, show
+from syncd.sync.signatures import TrustedKeys, verify_commit
 from tonsurance.config.layout import default_root
 from tonsurance.config.schemacheck import SchemaUnusable, check_document, compile_schema
 from tonsurance.config.yamlread import YamlProblem, read_yaml
@@ -31,6 +32,7 @@ POLICY_PATH = ".github/config-policy.yaml"
 POLICY_SCHEMA_PATH = "schemas/policy.schema.json"
 OVERRIDE_LABEL = "config-override"
 OVERRIDE_TRAILER = "Config-Override"
+CONFIG_PREFIX = "config/"
 MINIMUM_PREMIUM_KEYS = frozenset({"min_premium_absolute_usd", "min_premium_rate"})
 MAX_POLICY_BYTES = 256 * 1024
 
@@ -59,10 +61,19 @@ class ImpactSettings:
 
 
 @dataclass(frozen=True)
+class OverridePolicy:
+    """Who may override flagged changes by a signed trailer, and whether the label counts."""
+
+    principals: frozenset[str] = frozenset()
+    label: bool = True
+
+
+@dataclass(frozen=True)
 class ReviewPolicy:
     rules: Rules
     impact: ImpactSettings
     source: str
+    overrides: OverridePolicy = OverridePolicy()
 
 
 def _schema_bytes() -> bytes:
@@ -114,7 +125,9 @@ def _build(doc: Mapping[str, Any], source: str) -> ReviewPolicy:
         var_simulations=int(i["value_at_risk"]["simulations"]),
         tranche_utilizations=tuple(float(u) for u in i["tranche_utilizations"]),
     )
-    return ReviewPolicy(rules, settings, source)
+    o = doc.get("overrides", {})
+    overrides = OverridePolicy(frozenset(o.get("principals", ())), bool(o.get("label", True)))
+    return ReviewPolicy(rules, settings, source, overrides)
 
 
 def _policy_blob(commit: git.Commit) -> bytes | None:
@@ -258,12 +271,17 @@ class Override:
     source: str  # "flag" or "trailer"
     reason: str
     commit: str | None = None
+    granted_by: str | None = None
+    overridden: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.source == "flag":
             return f"overridden by --override (the pull-request label {OVERRIDE_LABEL})"
         where = str(self.commit)[:12]
-        return f"overridden by the {OVERRIDE_TRAILER} trailer of {where}: {self.reason}"
+        return (
+            f"overridden by the {OVERRIDE_TRAILER} trailer of {where}, signed by"
+            f" {self.granted_by}: {self.reason}"
+        )
 
 
 def trailer_overrides(repo: git.Repo, base: str, head: str) -> list[Override]:
@@ -283,6 +301,7 @@ def trailer_overrides(repo: git.Repo, base: str, head: str) -> list[Override]:
 class GuardrailResult:
     findings: list[Finding]
     override: Override | None
+    rejected: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
@@ -302,19 +321,96 @@ class GuardrailResult:
             "findings": [f.as_dict() for f in self.findings],
             "override": None
             if o is None
-            else {"source": o.source, "reason": o.reason, "commit": o.commit},
+            else {
+                "source": o.source,
+                "reason": o.reason,
+                "commit": o.commit,
+                "granted_by": o.granted_by,
+                "overridden": list(o.overridden),
+            },
+            "rejected_overrides": list(self.rejected),
         }
 
 
 def run_guardrails(
-    repo: git.Repo, diff: Diff, rules: Rules, base: str, head: str, *, override_flag: bool = False
+    repo: git.Repo,
+    diff: Diff,
+    policy: ReviewPolicy,
+    base: str,
+    head: str,
+    *,
+    override_flag: bool = False,
+    keys: TrustedKeys | None = None,
 ) -> GuardrailResult:
-    """Check `diff` against the rules and look for an override (the flag, then commit trailers)."""
-    findings = check_diff(diff, rules)
-    override: Override | None = None
+    """Check `diff` against the rules and look for an override that counts.
+
+    The flag (the pull-request label) counts when the policy allows it; a trailer counts only
+    when `signed_override` accepts it. Trailers that do not count are listed with the reason.
+    """
+    findings = check_diff(diff, policy.rules)
+    if not findings:
+        return GuardrailResult(findings, None)
+    rejected: list[str] = []
     if override_flag:
-        override = Override("flag", f"label {OVERRIDE_LABEL}")
-    elif findings:
-        trailers = trailer_overrides(repo, base, head)
-        override = trailers[0] if trailers else None
-    return GuardrailResult(findings, override)
+        if policy.overrides.label:
+            return GuardrailResult(findings, Override("flag", f"label {OVERRIDE_LABEL}"))
+        rejected.append(f"the policy does not accept the label {OVERRIDE_LABEL}")
+    for trailer in trailer_overrides(repo, base, head):
+        override, why = signed_override(repo, trailer, policy.overrides, base, head, keys)
+        if override is not None:
+            return GuardrailResult(findings, override, tuple(rejected))
+        rejected.append(f"the {OVERRIDE_TRAILER} trailer of {str(trailer.commit)[:12]} {why}")
+    return GuardrailResult(findings, None, tuple(rejected))
+
+
+def _emails(repo: git.Repo, sha: str) -> set[str]:
+    commit = repo.commit(sha)
+    return {commit.author.email, commit.committer.email} - {None, ""}
+
+
+def _touches_config(repo: git.Repo, sha: str) -> bool:
+    commit = repo.commit(sha)
+    parent = commit.parents[0] if commit.parents else None
+    changed = repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "--root", parent or sha, sha)
+    return any(path.startswith(CONFIG_PREFIX) for path in changed.splitlines())
+
+
+def signed_override(
+    repo: git.Repo,
+    trailer: Override,
+    policy: OverridePolicy,
+    base: str,
+    head: str,
+    keys: TrustedKeys | None,
+) -> tuple[Override | None, str]:
+    """The override a trailer grants, or None and why it does not count.
+
+    It counts when its commit changes nothing under config/, carries a good signature of a
+    principal the base policy lists, and that principal neither authored, committed nor signed
+    any other commit of the change.
+    """
+    sha = str(trailer.commit)
+    if keys is None:
+        return None, "cannot be proven: no trusted keys were given (--allowed-signers, --gpg-keyring)"
+    signature = verify_commit(repo.git_dir, sha, keys)
+    if not signature.good:
+        return None, f"does not count: {signature.describe()}"
+    if signature.principal not in policy.principals:
+        return None, f"is signed by {signature.principal}, who is not an overrider in the policy"
+    if _touches_config(repo, sha):
+        return None, "is on a commit that also changes config/: an override must stand alone"
+    overridden: set[str] = set()
+    for other in repo.git.rev_list(f"{base}..{head}").split():
+        if other == sha:
+            continue
+        people = _emails(repo, other)
+        other_signature = verify_commit(repo.git_dir, other, keys)
+        if other_signature.principal:
+            people.add(other_signature.principal)
+        if signature.principal in people:
+            return None, f"is signed by {signature.principal}, who also made {other[:12]}: two people are needed"
+        overridden |= people
+    override = Override(
+        "trailer", trailer.reason, sha, signature.principal, tuple(sorted(overridden))
+    )
+    return override, ""

@@ -15,6 +15,7 @@ from syncd.review.impact import Impact, compute_impact
 from syncd.sync.diff import Diff
 from syncd.sync.gitsource import open_repo
 from syncd.sync.pipeline import PreparedCommit, plan_between
+from syncd.sync.signatures import TrustedKeys
 from tonsurance.config.snapshot import snapshot_from_state
 
 
@@ -53,6 +54,7 @@ def review_between(
     policy_path: str | Path | None = None,
     guardrails: bool = True,
     override: bool = False,
+    keys: TrustedKeys | None = None,
 ) -> Review:
     """Plan base..head, and where both sides are valid add its impact and guardrail findings."""
     before, after, diff = plan_between(repo_path, base, head)
@@ -71,6 +73,6 @@ def review_between(
     checks = None
     if guardrails:
         checks = run_guardrails(
-            repo, diff, policy.rules, before.info.sha, after.info.sha, override_flag=override
+            repo, diff, policy, before.info.sha, after.info.sha, override_flag=override, keys=keys
         )
     return Review(before, after, diff, impact, checks, policy.source)

@@ -12,6 +12,7 @@ import git
 import psycopg
 
 from syncd.sync.gitsource import open_repo
+from syncd.sync.provenance import read_provenance
 from tonsurance.config.keymap import TABLE_LIST_KEY, flatten, value_type_of
 from tonsurance.config.layout import CONFIG_FILES, PARAMETER_FILES
 from tonsurance.config.normal import normal_value
@@ -31,6 +32,7 @@ class HistoryEntry:
     old: Any
     new: Any
     applied_at: list[str] = field(default_factory=list)
+    provenance: str = ""
 
 
 def parse_name(name: str) -> tuple[str, str]:
@@ -120,12 +122,14 @@ def history(
     entries = git_history(repo, category, key)
     with connect(dsn) as conn:
         rows = audit_rows(conn, category, key)
+        proven = read_provenance(conn, [entry.sha for entry in entries])
     for entry in entries:
         entry.applied_at = [
             r[0].isoformat() for r in rows if r[1] == entry.sha and r[6] != "drift correction"
         ]
         if not entry.applied_at:
             entry.applied_at = _reached_via_later_commit(repo, entry, rows)
+        entry.provenance = proven.get(entry.sha, "")
     by_hand = [r for r in rows if r[5] or r[6] == "drift correction"]
     if not entries and not by_hand:
         raise InvalidConfig(
@@ -146,6 +150,8 @@ def render_history(name: str, entries: list[HistoryEntry], by_hand: list[tuple[A
         reached = e.applied_at[0] if e.applied_at else "not applied to this database"
         lines.append(f"  {e.sha[:12]} {e.date[:19]} {e.author}: {e.subject}")
         lines.append(f"      {_show(e.old)} -> {_show(e.new)}; in the database: {reached}")
+        if e.provenance:
+            lines.append(f"      {e.provenance}")
     if by_hand:
         lines.append("changes in the database not made by a new commit, oldest first:")
     for changed_at, sha, action, old, new, is_drift, _reason in by_hand:

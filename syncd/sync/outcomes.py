@@ -24,3 +24,12 @@ class Lineage(StrEnum):
     FORWARD = "forward"
     BACKWARD = "backward"
     REWRITTEN = "rewritten"
+
+
+class Refusal(StrEnum):
+    """Why a head was refused; the values are the `reason` labels of the metrics."""
+
+    INVALID = "invalid_commit"
+    SIGNATURE = "signature"
+    GUARDRAIL = "guardrail"
+    ENVIRONMENT = "environment"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import git
 import psycopg
@@ -13,7 +13,8 @@ from syncd.sync.database_diff import diff_database
 from syncd.sync.database_state import read_sync_state
 from syncd.sync.diff import Diff, diff_states
 from syncd.sync.gitsource import CommitInfo, open_repo, read_commit, resolve_commit
-from syncd.sync.outcomes import Lineage, Outcome
+from syncd.sync.outcomes import Lineage, Outcome, Refusal
+from syncd.sync.provenance import Provenance, pull_request_number
 from syncd.sync.transaction import ApplyResult, apply_state, record_refusal
 from tonsurance.config.state import ConfigState
 from tonsurance.config.validation import ValidationResult, validate_sources
@@ -61,6 +62,27 @@ def refusal_reason(validation: ValidationResult) -> str:
     return text + (f" (and {more} more)" if more > 0 else "")
 
 
+@dataclass(frozen=True)
+class GateVerdict:
+    """What a gate decided about a commit: who it comes from, and a refusal when it may not apply."""
+
+    provenance: Provenance
+    refusal: Refusal | None = None
+    reason: str = ""
+
+
+class ApplyGate(Protocol):
+    """Judges a commit before it is applied (signatures, guardrails); see syncd.review.gate."""
+
+    def judge(self, repo: git.Repo, applied: str | None, prepared: PreparedCommit) -> GateVerdict:
+        ...
+
+
+def unproven(info: CommitInfo) -> Provenance:
+    """The provenance of a commit applied without signature checks: the author, unverified."""
+    return Provenance(info.sha, info.author, pull_request=pull_request_number(info.message))
+
+
 @dataclass
 class ApplyReport:
     """One apply of a prepared commit: its result, and how the commit relates to the applied one."""
@@ -82,10 +104,13 @@ def apply_prepared(
     dry_run: bool = False,
     wait_for_lock: bool = True,
     base: PreparedCommit | None = None,
+    gate: ApplyGate | None = None,
 ) -> ApplyReport:
     """Apply a prepared commit; an invalid one is recorded as refused and changes nothing.
 
     `base`, the last commit this caller applied, lets an unchanged database be diffed in memory.
+    `gate` judges a commit other than the applied one before it is applied; a refusal is
+    recorded like an invalid commit.
     """
     previous = read_sync_state(conn).get("applied_commit")
     conn.commit()
@@ -100,8 +125,24 @@ def apply_prepared(
             previous=previous,
             reason=reason,
             problems=list(prepared.validation.problems),
+            refusal=Refusal.INVALID,
         )
         return ApplyReport(outcome, relation)
+    if gate is not None and prepared.info.sha != previous:
+        verdict = gate.judge(repo, previous, prepared)
+    else:
+        verdict = GateVerdict(unproven(prepared.info))
+    if verdict.refusal is not None:
+        if not dry_run:
+            record_refusal(conn, prepared.info, verdict.reason)
+        refused = ApplyResult(
+            Outcome.REFUSED,
+            prepared.info.sha,
+            previous=previous,
+            reason=verdict.reason,
+            refusal=verdict.refusal,
+        )
+        return ApplyReport(refused, relation)
     outcome = apply_state(
         conn,
         prepared.info,
@@ -111,6 +152,7 @@ def apply_prepared(
         expected_applied=previous,
         wait_for_lock=wait_for_lock,
         base=(base.info.sha, base.state) if base is not None and base.validation.ok else None,
+        provenance=verdict.provenance,
     )
     return ApplyReport(outcome, relation)
 
@@ -122,6 +164,7 @@ def apply_commit(
     *,
     allow_empty: bool = False,
     dry_run: bool = False,
+    gate: ApplyGate | None = None,
 ) -> ApplyReport:
     """`syncd apply`: make the database equal to `rev`.
 
@@ -132,12 +175,16 @@ def apply_commit(
     repo = open_repo(repo_path)
     prepared = prepare(repo, rev)
     with connect_primary(dsn) as conn:
-        report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)
+        report = apply_prepared(
+            conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run, gate=gate
+        )
         if report.outcome is Outcome.SUPERSEDED:
             moved_to = report.result.previous
             if lineage(repo, moved_to, prepared.info.sha) not in (Lineage.FORWARD, Lineage.SAME):
                 return report
-            report = apply_prepared(conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run)
+            report = apply_prepared(
+                conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run, gate=gate
+            )
     return report
 
 

@@ -21,7 +21,8 @@ from syncd.sync.database_state import drifted_since_sync, read_sync_state, read_
 from syncd.sync.diff import Diff, diff_params, diff_rows
 from syncd.sync.gitsource import CommitInfo
 from syncd.sync.locks import take_apply_lock
-from syncd.sync.outcomes import Outcome
+from syncd.sync.outcomes import Outcome, Refusal
+from syncd.sync.provenance import Provenance, record_provenance
 from syncd.sync.rowwriter import write_diff
 from tonsurance.config.problems import Problem
 from tonsurance.config.state import ConfigState
@@ -57,6 +58,7 @@ class ApplyResult:
     previous: str | None = None
     reason: str = ""
     problems: list[Problem] = field(default_factory=list)
+    refusal: Refusal | None = None
 
 
 def applier_name() -> str:
@@ -166,8 +168,12 @@ def apply_state(
     expected_applied: Any = UNCHECKED,
     wait_for_lock: bool = True,
     base: tuple[str, ConfigState] | None = None,
+    provenance: Provenance | None = None,
 ) -> ApplyResult:
     """Reconcile the database to `state` (already validated) for commit `info`.
+
+    `provenance`, who the commit comes from as far as it was proven, is recorded beside the
+    audit rows when the commit becomes the applied one.
 
     `base` is (sha, state) of a commit the caller knows; when it is the applied commit and the
     audit log shows no hand edit since the last sync, the diff is computed against it in memory
@@ -212,6 +218,9 @@ def apply_state(
                 applied=result.outcome is not Outcome.REFUSED,
                 reapply=result.previous == info.sha and result.outcome is not Outcome.REFUSED,
             )
+            if provenance is not None and result.outcome is not Outcome.REFUSED:
+                if result.previous != info.sha:
+                    record_provenance(conn, provenance)
             if changed or (result.outcome is Outcome.UNCHANGED and result.previous != info.sha):
                 with conn.cursor() as cur:
                     cur.execute("select pg_notify(%s, %s)", (NOTIFY_CHANNEL, info.sha))

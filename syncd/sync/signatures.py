@@ -1,0 +1,259 @@
+"""Commit signatures, checked by git against keys the operator gives: SSH and OpenPGP.
+
+The trusted keys live outside the branch being verified: an SSH allowed-signers file (the
+`gpg.ssh.allowedSignersFile` format) and/or an OpenPGP keyring (`gpg --export` of the trusted
+public keys). git does the cryptography (`%G?`, `%GS`, `%GK`, `git verify-commit`); this module
+decides what counts: only a good signature by a key of those files.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from syncd.errors import UsageProblem
+
+SSH_KEY_TYPES = {
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+}
+EMAIL = re.compile(r"<([^<>]+)>")
+
+
+class Verdict(StrEnum):
+    """What the signature of one commit proves."""
+
+    GOOD = "good"
+    UNSIGNED = "unsigned"
+    UNTRUSTED = "untrusted"
+    BAD = "bad"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    UNVERIFIABLE = "unverifiable"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The verdict on one commit's signature, with the signer when git could name one."""
+
+    commit: str
+    verdict: Verdict
+    principal: str = ""
+    fingerprint: str = ""
+    detail: str = ""
+
+    @property
+    def good(self) -> bool:
+        return self.verdict is Verdict.GOOD
+
+    def describe(self) -> str:
+        """One sentence for logs and refusals."""
+        short = self.commit[:12]
+        if self.good:
+            return f"{short} is signed by {self.principal} ({self.fingerprint})"
+        reason = {
+            Verdict.UNSIGNED: "carries no signature",
+            Verdict.UNTRUSTED: "is signed by a key that is not trusted",
+            Verdict.BAD: "has a signature that does not match its content",
+            Verdict.EXPIRED: "is signed by an expired key or with an expired signature",
+            Verdict.REVOKED: "is signed by a revoked key",
+            Verdict.UNVERIFIABLE: "has a signature that could not be checked",
+        }[self.verdict]
+        key = f" (key {self.fingerprint})" if self.fingerprint else ""
+        detail = f": {self.detail}" if self.detail else ""
+        return f"{short} {reason}{key}{detail}"
+
+
+def check_allowed_signers(path: Path) -> None:
+    """Refuse an allowed-signers file that does not exist or has a line that does not parse."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise UsageProblem(f"allowed signers file {path}: {exc.strerror or exc}") from None
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        fields = text.split()
+        types = [i for i, word in enumerate(fields) if word in SSH_KEY_TYPES]
+        if not types or types[0] == 0 or types[0] + 1 >= len(fields):
+            raise UsageProblem(
+                f"{path}:{number}: expected `principals [options] key-type base64-key`"
+            )
+        try:
+            base64.b64decode(fields[types[0] + 1], validate=True)
+        except binascii.Error:
+            raise UsageProblem(f"{path}:{number}: the key is not valid base64") from None
+
+
+@dataclass
+class TrustedKeys:
+    """The keys the operator trusts; at least one of the two files."""
+
+    allowed_signers: Path | None = None
+    gpg_keyring: Path | None = None
+    _gnupg_home: Path | None = field(default=None, init=False, repr=False)
+
+    def check(self) -> None:
+        """Fail with one line when a file is missing or malformed, or a tool is not installed."""
+        if self.allowed_signers is None and self.gpg_keyring is None:
+            raise UsageProblem(
+                "signature verification needs trusted keys: --allowed-signers FILE"
+                " and/or --gpg-keyring FILE"
+            )
+        if self.allowed_signers is not None:
+            check_allowed_signers(self.allowed_signers)
+            if shutil.which("ssh-keygen") is None:
+                raise UsageProblem("ssh-keygen is not installed; it checks SSH signatures")
+        if self.gpg_keyring is not None:
+            if not self.gpg_keyring.is_file():
+                raise UsageProblem(f"OpenPGP keyring {self.gpg_keyring} does not exist")
+            if shutil.which("gpg") is None:
+                raise UsageProblem("gpg is not installed; it checks OpenPGP signatures")
+
+    def git_environment(self) -> tuple[list[str], dict[str, str]]:
+        """The `-c` options and environment under which git checks signatures against these keys."""
+        options = ["-c", f"gpg.ssh.allowedSignersFile={self.allowed_signers or os.devnull}"]
+        env = {**os.environ, "GNUPGHOME": str(self._gnupg())}
+        return options, env
+
+    def _gnupg(self) -> Path:
+        """A private GnuPG home holding exactly the keyring's keys (empty without a keyring)."""
+        if self._gnupg_home is None:
+            home = Path(tempfile.mkdtemp(prefix="syncd-gnupg-"))
+            home.chmod(0o700)
+            if self.gpg_keyring is not None:
+                done = subprocess.run(
+                    [
+                        "gpg",
+                        "--batch",
+                        "--quiet",
+                        "--homedir",
+                        str(home),
+                        "--import",
+                        str(self.gpg_keyring),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
+                if done.returncode != 0:
+                    shutil.rmtree(home, ignore_errors=True)
+                    first = (done.stderr.strip().splitlines() or ["gpg failed"])[0]
+                    raise UsageProblem(f"OpenPGP keyring {self.gpg_keyring}: {first}")
+            self._gnupg_home = home
+        return self._gnupg_home
+
+    def close(self) -> None:
+        if self._gnupg_home is not None:
+            shutil.rmtree(self._gnupg_home, ignore_errors=True)
+            self._gnupg_home = None
+
+
+_STATUS = {
+    "G": Verdict.GOOD,
+    "U": Verdict.UNTRUSTED,
+    "N": Verdict.UNSIGNED,
+    "B": Verdict.BAD,
+    "X": Verdict.EXPIRED,
+    "Y": Verdict.EXPIRED,
+    "R": Verdict.REVOKED,
+    "E": Verdict.UNVERIFIABLE,
+}
+
+
+def _principal(signer: str) -> str:
+    """The signer as a principal: an SSH principal as written, the e-mail of an OpenPGP UID."""
+    found = EMAIL.search(signer)
+    return found.group(1) if found else signer.strip()
+
+
+def verify_commit(git_dir: str | Path, sha: str, keys: TrustedKeys) -> Signature:
+    """The verdict on `sha`'s signature against `keys`.
+
+    An OpenPGP signature of a key in the keyring counts although GnuPG calls its validity
+    unknown (`U`): the keyring the operator gave is the trust decision.
+    """
+    options, env = keys.git_environment()
+    done = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(git_dir),
+            *options,
+            "log",
+            "-1",
+            "--format=%G?%x00%GS%x00%GF%x00%GK",
+            sha,
+            "--",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if done.returncode != 0:
+        first = (done.stderr.strip().splitlines() or ["git log failed"])[0]
+        return Signature(sha, Verdict.UNVERIFIABLE, detail=first)
+    status, signer, fingerprint, key = (done.stdout.strip("\n").split("\x00") + ["", "", ""])[:4]
+    verdict = _STATUS.get(status, Verdict.UNVERIFIABLE)
+    fingerprint = fingerprint or key
+    if (
+        verdict is Verdict.UNTRUSTED
+        and signer
+        and keys.gpg_keyring is not None
+        and _is_openpgp(git_dir, sha)
+    ):
+        verdict = Verdict.GOOD
+    if verdict is Verdict.GOOD:
+        return Signature(sha, verdict, _principal(signer), fingerprint)
+    detail = _detail(git_dir, sha, options, env)
+    if verdict is Verdict.UNVERIFIABLE and "No public key" in detail:
+        verdict = Verdict.UNTRUSTED
+    if verdict is Verdict.UNTRUSTED and "expired" in detail:
+        verdict = Verdict.EXPIRED
+    return Signature(sha, verdict, _principal(signer), fingerprint, detail)
+
+
+def _is_openpgp(git_dir: str | Path, sha: str) -> bool:
+    done = subprocess.run(
+        ["git", "-C", str(git_dir), "cat-file", "commit", sha],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "-----BEGIN PGP SIGNATURE-----" in done.stdout
+
+
+TELLING = re.compile(
+    r"expired|revoked|no principal matched|no public key|could not verify|cannot run|bad signature",
+    re.IGNORECASE,
+)
+
+
+def _detail(git_dir: str | Path, sha: str, options: list[str], env: dict[str, str]) -> str:
+    """git's (or gpg's, or ssh-keygen's) line that says why a signature does not count."""
+    done = subprocess.run(
+        ["git", "-C", str(git_dir), *options, "verify-commit", sha],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    for line in done.stderr.splitlines():
+        if TELLING.search(line):
+            return " ".join(line.split()).removeprefix("error: ")
+    return ""
