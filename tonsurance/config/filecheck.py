@@ -23,7 +23,7 @@ from tonsurance.config.schemacheck import fast_validator, schema_problems
 from tonsurance.config.yamlread import YamlProblem, read_yaml
 
 # Below this size the strict reader is fast enough, and every file is read the same way.
-FAST_PATH_BYTES = 32 * 1024
+FAST_PATH_BYTES = 16 * 1024
 _KEEP = 32
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,7 +83,12 @@ def _step(node: Any, part: str | int, schema: Mapping[str, Any]) -> Any:
     props = node.get("properties", {})
     if part in props:
         return props[part]
-    for pattern, sub in node.get("patternProperties", {}).items():
+    patterns = node.get("patternProperties", {})
+    if len(patterns) == 1 and node.get("additionalProperties") is False:
+        # Rows are built from documents that passed their schema: a key that is no property
+        # matched the only pattern.
+        return next(iter(patterns.values()))
+    for pattern, sub in patterns.items():
         if ecma_search(pattern, part):
             return sub
     return node.get("additionalProperties", {})
@@ -110,6 +117,64 @@ def describe(
     return str(target.get("description", "")) if isinstance(target, dict) else ""
 
 
+_BUILT_KEEP = 32
+_built: OrderedDict[tuple[str, int, int], tuple[Any, Any, Any]] = OrderedDict()
+_built_lock = threading.Lock()
+
+
+def _kept(name: str, document: Any, schema: Any, build: Callable[[], Any]) -> Any:
+    """`build()` for this very document and schema object, made once while both are kept (the
+    file checks keep one document object per file content, so an unchanged file is not
+    turned into rows again)."""
+    key = (name, id(document), id(schema))
+    with _built_lock:
+        hit = _built.get(key)
+        if hit is not None and hit[0] is document and hit[1] is schema:
+            _built.move_to_end(key)
+            return hit[2]
+    made = build()
+    with _built_lock:
+        _built[key] = (document, schema, made)
+        while len(_built) > _BUILT_KEEP:
+            _built.popitem(last=False)
+    return made
+
+
+def _category_parameters(
+    category: str, document: Mapping[str, Any], schema: Mapping[str, Any]
+) -> dict[ParamKey, Parameter]:
+    parameters: dict[ParamKey, Parameter] = {}
+    walked: dict[Path, Any] = {}
+    for key, value, path in flatten(category, document):
+        value_type = value_type_of(key, value)
+        parameters[(category, key)] = Parameter(
+            category,
+            key,
+            normal_value(value, value_type),
+            value_type,
+            describe(schema, path, walked),
+        )
+    return parameters
+
+
+def _table_rows(table: str, document: Any) -> dict[str, dict[str, Any]]:
+    rows = document.get(TABLE_LIST_KEY[table], []) if isinstance(document, Mapping) else []
+    columns = TABLE_COLUMNS[table]
+    return {
+        row["id"]: normal_row({c: row.get(c) for c in columns}, FLOAT_COLUMNS[table])
+        for row in rows
+    }
+
+
+def _copy_rows(rows: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Rows a caller may change without touching the kept ones (values are scalars or flat
+    mappings of asset to number)."""
+    return {
+        rid: {k: dict(v) if isinstance(v, dict) else v for k, v in row.items()}
+        for rid, row in rows.items()
+    }
+
+
 def build_state(
     documents: Mapping[str, Any], schemas: Mapping[str, Mapping[str, Any]]
 ) -> ConfigState:
@@ -118,23 +183,17 @@ def build_state(
     for category in PARAMETER_FILES:
         document = documents.get(category) or {}
         schema = schemas.get(category, {})
-        walked: dict[Path, Any] = {}
-        for key, value, path in flatten(category, document):
-            value_type = value_type_of(key, value)
-            parameters[(category, key)] = Parameter(
+        parameters.update(
+            _kept(
                 category,
-                key,
-                normal_value(value, value_type),
-                value_type,
-                describe(schema, path, walked),
+                document,
+                schema,
+                lambda: _category_parameters(category, document, schema),
             )
+        )
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for table in TABLE_FILES:
         document = documents.get(table) or {}
-        rows = document.get(TABLE_LIST_KEY[table], []) if isinstance(document, Mapping) else []
-        columns = TABLE_COLUMNS[table]
-        tables[table] = {
-            row["id"]: normal_row({c: row.get(c) for c in columns}, FLOAT_COLUMNS[table])
-            for row in rows
-        }
+        kept = _kept(table, document, None, lambda: _table_rows(table, document))
+        tables[table] = _copy_rows(kept)
     return ConfigState(parameters, tables)
