@@ -206,3 +206,25 @@ def test_compiled_validator_agrees_with_the_full_one(name: str, seed: int, value
     document = _mutate(DOCUMENTS[name], random.Random(seed), value, key)
     errors = [e.message for e in validator.iter_errors(document)]
     assert quick.is_valid(document) == (not errors), (json.dumps(document)[:300], errors[:3])
+
+
+def test_a_parse_error_in_a_large_file_prints_one_problem_line_only(tmp_path: Path):
+    """rapidyaml's own report of a syntax error never reaches standard error: `syncd validate`
+    prints the strict reader's problem line and nothing else."""
+    import subprocess
+    import sys
+
+    broken = _edit(LARGE, "config/pricing.yaml", "  SYN01000: ", "  SYN01000: a: ")
+    for rel, data in broken.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+    done = subprocess.run(
+        [sys.executable, "-m", "syncd.cli.main", "validate", "--repo", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == "", done.stderr
+    first = done.stdout.splitlines()[0]
+    assert first.startswith("config/pricing.yaml:") and "invalid YAML" in first, first

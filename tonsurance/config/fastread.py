@@ -106,13 +106,18 @@ def _quiet_stderr() -> Iterator[None]:
     """rapidyaml prints its own parse errors on file descriptor 2 before raising; hold them
     back, and pass on anything else written there meanwhile."""
     with _quiet_lock:
-        sys.stderr.flush()
         try:
-            saved = os.dup(2)
-        except OSError:  # no standard error to protect
+            sys.stderr.flush()
+            sink = tempfile.TemporaryFile()
+        except (OSError, ValueError):  # nowhere to hold it: let it through
             yield
             return
-        with tempfile.TemporaryFile() as sink:
+        with sink:
+            try:
+                saved = os.dup(2)
+            except OSError:  # no standard error to protect
+                yield
+                return
             os.dup2(sink.fileno(), 2)
             try:
                 yield
