@@ -180,8 +180,9 @@ def test_a_bad_mode_is_a_usage_error() -> None:
     """A mode other than listen or poll, or a poll interval that is not positive, is refused."""
     with pytest.raises(UsageProblem, match="listen or poll"):
         ConfigLoader("", mode="push")
-    with pytest.raises(UsageProblem, match="poll interval"):
-        ConfigLoader("", mode="poll", poll_interval=0)
+    for bad in (0, -1.0, float("inf"), float("nan")):
+        with pytest.raises(UsageProblem, match="poll interval"):
+            ConfigLoader("", mode="poll", poll_interval=bad)
 
 
 def test_quote_reads_through_a_multi_host_address(applied: str, repo: ConfigRepo) -> None:

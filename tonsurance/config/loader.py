@@ -21,6 +21,7 @@ stays, failures are counted, retries back off, and the loader recovers by itself
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -93,7 +94,7 @@ class ConfigLoader(TypedReads):
             ("timeout", timeout),
             ("staleness bound", 1.0 if stale_after is None else stale_after),
         ):
-            if not seconds > 0:
+            if not 0 < seconds < math.inf:
                 raise UsageProblem(
                     f"the {name} must be a positive number of seconds, got {seconds}"
                 )
