@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import socket
 import threading
 import time
@@ -55,6 +56,11 @@ class Watchdog:
     """Shuts down the socket of a read that outlived its deadline."""
 
     def __init__(self) -> None:
+        self._reset()
+        # a forked child (a pre-forking server) has no watchdog thread: it starts its own
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, _Deadline]] = []
         self._order = itertools.count()
