@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -180,3 +181,44 @@ def test_full_disk_is_a_disk_fault_and_its_leftovers_go(
         assert daemon.stop() == 0
     finally:
         subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+_EXHAUST = """
+import json, os, resource, sys
+from pathlib import Path
+from syncd.daemon.logs import setup_logging
+from syncd.daemon.loop import Daemon, RunOptions
+setup_logging()
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+repo, dsn, state = sys.argv[1:4]
+daemon = Daemon(RunOptions(repo=repo, dsn=dsn, state_dir=Path(state), listen=None, once=True))
+daemon.mirror.open()
+hog = []
+try:
+    while True:
+        hog.append(open(os.devnull))
+except OSError:
+    pass
+starved = daemon.cycle(), sorted(daemon.state.faults)
+for f in hog:
+    f.close()
+fed = daemon.cycle(), sorted(daemon.state.faults)
+print(json.dumps({"starved": starved, "fed": fed}))
+"""
+
+
+def test_out_of_descriptors_is_its_own_fault(repo: ConfigRepo, db_dsn: str, tmp_path: Path) -> None:
+    """A process that has used up its file descriptors reports a `descriptors` fault (not disk,
+    not git) and carries on once descriptors are free again."""
+    done = subprocess.run(
+        [sys.executable, "-c", _EXHAUST, str(repo.remote), db_dsn, str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    found = json.loads(done.stdout.splitlines()[-1])
+    assert found["starved"] == ["fault", ["descriptors"]]
+    assert found["fed"] == ["done", []]
+    assert applied(db_dsn) == repo.head()
+    assert "descriptors_down:" in done.stderr and "disk_down" not in done.stderr

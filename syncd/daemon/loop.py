@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ from tonsurance.errors import Unavailable, UsageProblem
 
 DEFAULT_LISTEN = "127.0.0.1:9187"
 CONNECT_TIMEOUT = 5
+SWITCH_INTERVAL = 0.0005
 # /readyz trusts a fetch for three intervals, plus the time one fetch may take to time out.
 FRESH_INTERVALS = 3
 # A dead daemon host must not keep the leader lock for the kernel's default two hours: both ends
@@ -363,6 +365,9 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM/SIGINT (or one cycle with `once`); the exit code."""
         self.descriptors = raise_descriptor_limit()
+        # The HTTP thread gives up the GIL at every socket call; while the sync loop validates a
+        # commit (pure Python), it would wait the default 5 ms for it each time.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         self.mirror.open()
         if self.notifier is not None:
             self.notifier.start()
