@@ -118,3 +118,20 @@ def test_a_writer_role_edit_moves_the_version(seeded: str) -> None:
         conn.execute(f"set role {WRITER}")  # type: ignore[arg-type]
         conn.execute("update config_parameters set value = '0.08'")
     assert version(seeded) == before + 1
+
+
+def test_writers_take_turns_on_the_version(seeded: str) -> None:
+    """An open transaction that wrote one configuration table holds the version until it ends,
+    so a write to another table waits for it (here: runs out of its lock_timeout), and goes
+    through once it has ended; the version moves once for each."""
+    before = version(seeded)
+    with psycopg.connect(seeded) as first, psycopg.connect(seeded) as second:
+        first.execute("update historical_depegs set duration_hours = 49")
+        second.execute("set lock_timeout = '200ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            second.execute("update config_parameters set value = '0.05'")
+        second.rollback()
+        first.commit()
+        second.execute("update config_parameters set value = '0.05'")
+        second.commit()
+    assert version(seeded) == before + 2
