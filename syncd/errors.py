@@ -3,6 +3,7 @@
 from tonsurance.errors import InvalidConfig, TonsuranceError, Unavailable, UsageProblem
 
 __all__ = [
+    "Blocked",
     "GitUnavailable",
     "InvalidConfig",
     "MigrationRefused",
@@ -32,3 +33,7 @@ class ResourceExhausted(Unavailable):
     def __init__(self, resource: str, message: str) -> None:
         super().__init__(message)
         self.resource = resource
+
+
+class Blocked(Unavailable):
+    """An apply waited longer than its lock timeout for a lock held by another session."""

@@ -1,12 +1,16 @@
-"""syncd's leader and apply locks: only the writer role can take them, and a blocked apply is a fault."""
+"""syncd's leader and apply locks: only the writer role can take them; a blocked apply is a fault."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from test_daemon import PRICING, applied, daemons, repo, usdc, wait_applied, wait_for
 
 from syncd.sync.locks import APPLY_LOCK, LEADER_LOCK
@@ -77,3 +81,69 @@ def test_leader_lock_holds_back_no_vacuum(repo: ConfigRepo, db_dsn: str, daemons
             " where l.relation = 'sync_leader_lock'::regclass and l.granted"
         ).fetchall()
     assert holders == [("idle in transaction", None, None)]
+
+
+LOCK_USDC = (
+    "select * from config_parameters"
+    " where category = 'pricing' and key = 'base_rate_USDC' for update"
+)
+
+
+def _metric(daemon: Any, name: str) -> float | None:
+    code, text = daemon.request("/metrics")
+    assert code == 200
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    return None
+
+
+def test_apply_blocked_by_an_operator_transaction_is_a_fault(
+    repo: ConfigRepo, db_dsn: str, daemons: Any
+) -> None:
+    """An operator's open transaction holding a row lock makes the daemon report `blocked` until it ends."""
+    daemon = daemons(str(repo.remote), db_dsn, interval="0.5")
+    first = repo.head()
+    wait_applied(db_dsn, first)
+    assert _metric(daemon, "syncd_apply_blocked") == 0
+    with psycopg.connect(db_dsn) as operator:
+        operator.execute(LOCK_USDC)
+        sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.045")
+        wait_for(lambda: "blocked" in daemon.status()["faults"], what="the blocked fault")
+        code, reason = daemon.request("/readyz")
+        assert code == 503 and reason.startswith("applies blocked by a lock: ")
+        assert "lock timeout" in daemon.status()["faults"]["blocked"]["error"]
+        assert _metric(daemon, "syncd_apply_blocked") == 1
+        # Several more lock waits run out while the operator keeps the row: still one line.
+        time.sleep(5)
+        assert applied(db_dsn) == first and usdc(db_dsn) == 0.04
+        operator.rollback()
+    wait_applied(db_dsn, sha)
+    wait_for(lambda: daemon.request("/readyz")[0] == 200, what="/readyz to be ready again")
+    assert "blocked" not in daemon.status()["faults"]
+    assert _metric(daemon, "syncd_apply_blocked") == 0
+    log = daemon.log
+    assert log.count("ERROR blocked: ") == 1 and log.count("INFO unblocked: ") == 1
+
+
+def test_cli_apply_gives_up_after_its_lock_timeout(repo: ConfigRepo, db_dsn: str) -> None:
+    """`syncd apply` behind a row lock gives up after --lock-timeout: exit 3, one line, nothing written."""
+    first = repo.head()
+    apply_commit(repo.path, first, db_dsn)
+    sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.045", push=False)
+    with psycopg.connect(db_dsn) as operator:
+        operator.execute(LOCK_USDC)
+        done = subprocess.run(
+            [sys.executable, "-m", "syncd.cli.main", "apply", "--repo", str(repo.path)]
+            + ["--commit", sha, "--dsn", db_dsn, "--lock-timeout", "0.5"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith(
+        "syncd: error: gave up after waiting 0.5 s for a lock held by another session"
+    )
+    assert len(done.stderr.splitlines()) == 1
+    assert applied(db_dsn) == first and usdc(db_dsn) == 0.04

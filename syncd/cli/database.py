@@ -27,6 +27,15 @@ def migrate(dsn: str | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--allow-empty", is_flag=True, help="Allow a commit that removes every parameter.")
 @trust_options
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up (exit 3, nothing written) after waiting this long for a lock.",
+)
+@trust_options
 def apply(
     repo: str,
     commit: str,
@@ -37,6 +46,7 @@ def apply(
     allowed_signers: Path | None,
     gpg_keyring: Path | None,
     guardrails: bool | None,
+    lock_timeout: float,
 ) -> None:
     """Make the database equal to a commit's configuration, in one transaction."""
     from syncd.render import apply as view
@@ -44,7 +54,15 @@ def apply(
     from syncd.sync.pipeline import apply_commit
 
     gate = gate_from(verify_signatures, allowed_signers, gpg_keyring, guardrails)
-    report = apply_commit(repo, commit, dsn, allow_empty=allow_empty, dry_run=dry_run, gate=gate)
+    report = apply_commit(
+        repo,
+        commit,
+        dsn,
+        allow_empty=allow_empty,
+        dry_run=dry_run,
+        gate=gate,
+        lock_timeout=lock_timeout,
+    )
     warning = view.lineage_warning(report)
     if warning:
         warn(warning)

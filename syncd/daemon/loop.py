@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from syncd.daemon.blocked import BlockedApplies, lock_timeout_statement, lock_wait_text
 from syncd.daemon.cycle import Reconciler, record_failure
 from syncd.daemon.events import TOPICS, Announcer, Event, Outages
 from syncd.daemon.httplimits import HttpLimits, HttpStats
@@ -135,6 +136,7 @@ class Daemon:
             options.self_heal,
             fresh_within=FRESH_INTERVALS * options.interval + options.fetch_timeout,
         )
+        self.blocked = BlockedApplies(self.state, self.meter, options.interval)
         self.faults = Faults(self.state, self.meter, outages)
         self.stopping = threading.Event()
         self.reconciler = Reconciler(
@@ -173,6 +175,7 @@ class Daemon:
             self.options.dsn, connect_timeout=CONNECT_TIMEOUT, **_client_settings()
         )
         conn.execute(_SERVER_KEEPALIVES)
+        conn.execute(lock_timeout_statement(self.options.interval))
         conn.commit()
         return conn
 
@@ -203,6 +206,8 @@ class Daemon:
             where = exc.filename or self.mirror.path
             kind = resource_of_errno(exc.errno) or Resource.DISK
             self.faults.down(kind, f"{exc.strerror or exc} ({where})")
+        except psycopg.errors.LockNotAvailable as exc:
+            return self._blocked(exc)
         except (Unavailable, psycopg.OperationalError) as exc:
             if resource_of_text(str(exc)) is Resource.DESCRIPTORS:
                 self._drop()
@@ -240,6 +245,7 @@ class Daemon:
         conn = self._connection()
         self.faults.up("database")
         result = self.reconciler.run(conn, fetched, self.mirror.fetch)
+        self.blocked.cleared()
         self.faults.up("apply")
         self.faults.up("internal")
         now = time.time()
@@ -247,6 +253,20 @@ class Daemon:
             self.state.last_success_at = now
         self.meter.last_success.set(now)
         return result
+
+    def _blocked(self, exc: psycopg.Error) -> str:
+        """An apply ran out of its lock wait: roll back, report, try again shortly."""
+        error = lock_wait_text(exc)
+        if self.stopping.is_set():
+            return self._database_fault("apply", error)
+        self.reconciler.current = None
+        try:
+            if self._conn is not None:
+                self._conn.rollback()
+        except psycopg.Error:
+            self._drop()
+        self.blocked.waited(error)
+        return "busy"
 
     def _database_fault(self, kind: str, error: str) -> str:
         sha, self.reconciler.current = self.reconciler.current, None
@@ -421,6 +441,8 @@ class Daemon:
         """3 when a dependency failed, 1 when the apply failed or the head was refused, else 0."""
         if result == "fault":
             return 3 if self.faults.unavailable() else 1
+        if self.blocked.blocked:
+            return 3
         return 1 if self.state.head_refused else 0
 
 

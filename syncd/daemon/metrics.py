@@ -106,6 +106,11 @@ class Metrics:
             "1 when this daemon holds the leader lock and applies; 0 on standby.",
             registry=reg,
         )
+        self.apply_blocked = Gauge(
+            "syncd_apply_blocked",
+            "1 while applies wait on locks held by other sessions for longer than one interval.",
+            registry=reg,
+        )
         self.head_refused = Gauge(
             "syncd_head_refused",
             "1 when the branch head failed validation and is not applied.",

@@ -78,6 +78,8 @@ class RunState:
         with self.lock:
             if "database" in self.faults:
                 return False, f"database unavailable: {self.faults['database']['error']}"
+            if "blocked" in self.faults:
+                return False, f"applies blocked by a lock: {self.faults['blocked']['error']}"
             stale = self._stale(time.time())
             if stale or self.head is None:
                 return False, stale or "the branch has not been fetched yet"

@@ -8,7 +8,9 @@ from typing import Any, Protocol
 
 import git
 import psycopg
+from psycopg import sql
 
+from syncd.errors import Blocked
 from syncd.sync.database_diff import diff_database
 from syncd.sync.database_state import read_sync_state
 from syncd.sync.diff import Diff, diff_states
@@ -19,6 +21,8 @@ from syncd.sync.transaction import ApplyResult, apply_state, record_refusal
 from tonsurance.config.state import ConfigState
 from tonsurance.config.validation import ValidationResult, validate_sources
 from tonsurance.db import connect, connect_primary
+
+DEFAULT_LOCK_TIMEOUT = 30.0
 
 
 @dataclass
@@ -74,8 +78,9 @@ class GateVerdict:
 class ApplyGate(Protocol):
     """Judges a commit before it is applied (signatures, guardrails); see syncd.review.gate."""
 
-    def judge(self, repo: git.Repo, applied: str | None, prepared: PreparedCommit) -> GateVerdict:
-        ...
+    def judge(
+        self, repo: git.Repo, applied: str | None, prepared: PreparedCommit
+    ) -> GateVerdict: ...
 
 
 def unproven(info: CommitInfo) -> Provenance:
@@ -165,8 +170,12 @@ def apply_commit(
     allow_empty: bool = False,
     dry_run: bool = False,
     gate: ApplyGate | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> ApplyReport:
     """`syncd apply`: make the database equal to `rev`.
+
+    No wait for a lock (the apply lock, a row an open transaction holds) lasts longer than
+    `lock_timeout` seconds: then Blocked is raised and nothing is written.
 
     When another writer moves the applied commit first, this apply is retried once only if the
     commit it moved to is an ancestor of `rev` (moving on from it is still forward); otherwise
@@ -175,16 +184,28 @@ def apply_commit(
     repo = open_repo(repo_path)
     prepared = prepare(repo, rev)
     with connect_primary(dsn) as conn:
-        report = apply_prepared(
-            conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run, gate=gate
-        )
-        if report.outcome is Outcome.SUPERSEDED:
-            moved_to = report.result.previous
-            if lineage(repo, moved_to, prepared.info.sha) not in (Lineage.FORWARD, Lineage.SAME):
-                return report
+        conn.execute(sql.SQL("set lock_timeout = {}").format(f"{int(lock_timeout * 1000)}ms"))
+        conn.commit()
+        try:
             report = apply_prepared(
                 conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run, gate=gate
             )
+            if report.outcome is Outcome.SUPERSEDED:
+                moved_to = report.result.previous
+                if lineage(repo, moved_to, prepared.info.sha) not in (
+                    Lineage.FORWARD,
+                    Lineage.SAME,
+                ):
+                    return report
+                report = apply_prepared(
+                    conn, repo, prepared, allow_empty=allow_empty, dry_run=dry_run, gate=gate
+                )
+        except psycopg.errors.LockNotAvailable as exc:
+            raise Blocked(
+                f"gave up after waiting {lock_timeout:g} s for a lock held by another session"
+                f" ({' '.join((exc.diag.message_primary or str(exc)).split())}); nothing was"
+                " written: end that session's transaction (pg_stat_activity shows it) or retry"
+            ) from None
     return report
 
 
