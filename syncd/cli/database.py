@@ -26,7 +26,6 @@ def migrate(dsn: str | None) -> None:
 @dsn_option
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--allow-empty", is_flag=True, help="Allow a commit that removes every parameter.")
-@trust_options
 @click.option(
     "--lock-timeout",
     type=click.FloatRange(min=0.1),
