@@ -1,10 +1,22 @@
 # The two commands of the README: `make demo` runs the main job end to end, `make test` the tests.
+# `make install` only makes .venv with syncd and tonsurance (no database): laptops and servers.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+BASE := $(VENV)/.installed-base
 LINTER := .local/npm/.installed
 
-.PHONY: demo test test-pg18 bench
+.PHONY: install demo test test-pg18 bench
+
+$(BASE): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e .
+	touch $(BASE)
+
+install: $(BASE)
+	@echo "installed $(CURDIR)/$(VENV)/bin/syncd and tonsurance; add them to PATH with:"
+	@echo "  export PATH=$(CURDIR)/$(VENV)/bin:\"\$$PATH\""
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -15,6 +15,7 @@ from syncd.cli.main import main
 from syncd.sync.pipeline import apply_commit
 from tests.support import ConfigRepo, applied_commit, audit, table_dump, value
 from tests.support import syncd_cli as cli
+from tonsurance.db import no_tables
 
 PRICING = "config/pricing.yaml"
 DEPEGS = "config/historical_depegs.yaml"
@@ -228,7 +229,7 @@ def test_unmigrated_database_says_to_migrate(repo: ConfigRepo, empty_db_dsn: str
     assert code == 3
     assert (
         out.strip()
-        == "syncd: error: the database has no tonsurance tables yet; run `syncd migrate` against it first"
+        == f"syncd: error: {no_tables(empty_db_dsn)}"
     )
 
 

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -27,7 +29,35 @@ def test_quickstart_applies_head_and_quotes_from_the_database(empty_db_dsn: str)
     assert f"applied commit:  {head}" in done.stdout
     assert "premium              936.99 USD" in done.stdout
     assert "quote read back from the database:" in done.stdout
-    assert head in done.stdout.splitlines()[-1]
+    assert any(
+        line.startswith("configuration: database") and head in line
+        for line in done.stdout.splitlines()
+    )
+    bindir = Path(sys.executable).parent
+    assert f'  export PATH={bindir}:"$PATH"' in done.stdout.splitlines()
+
+
+def test_the_printed_export_line_reaches_the_demo_database(
+    db_dsn: str, monkeypatch: pytest.MonkeyPatch
+):
+    """The `export TONSURANCE_DSN=...` line the demo prints, run by a shell, lets the next
+    command (`syncd status`) reach that database with no flag."""
+    from syncd.cli.quickstart import next_steps
+
+    monkeypatch.delenv("TONSURANCE_DSN", raising=False)
+    lines = [line.strip() for line in next_steps(db_dsn).splitlines()]
+    exports = [line for line in lines if line.startswith("export ")]
+    assert [line.split("=", 1)[0] for line in exports] == ["export PATH", "export TONSURANCE_DSN"]
+    env = {k: v for k, v in os.environ.items() if k != "TONSURANCE_DSN"}
+    done = subprocess.run(
+        ["bash", "-c", "; ".join([*exports, "syncd status --format json"])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"applied_commit": null' in done.stdout
 
 
 def test_quickstart_starts_a_private_server_when_none_runs(tmp_path: Path):

@@ -17,6 +17,7 @@ from tests.support import ConfigRepo, free_port, make_config_repo
 from tonsurance.cli.main import main
 from tonsurance.config import ConfigLoader, Snapshot
 from tonsurance.config.filedefaults import load_file_defaults
+from tonsurance.db import no_tables
 from tonsurance.pricing import calculate_premium
 
 PRICING = "config/pricing.yaml"
@@ -163,12 +164,10 @@ def test_missing_tables_say_to_run_migrate(
 ) -> None:
     """A driver error for a missing table is one line telling to run `syncd migrate`, exit 3."""
     failing_with(undefined_table(empty_db_dsn), monkeypatch)
-    code, out, err = run("quote", "USDC", "1000")
+    code, out, err = run("quote", "USDC", "1000", "--dsn", empty_db_dsn)
     assert code == 3 and out == ""
-    assert err == (
-        "tonsurance: error: the database has no tonsurance tables yet;"
-        " run `syncd migrate` against it first\n"
-    )
+    assert err == f"tonsurance: error: {no_tables(empty_db_dsn)}\n"
+    assert "syncd migrate" in err
 
 
 @pytest.mark.parametrize(

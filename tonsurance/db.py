@@ -11,6 +11,7 @@ import re
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
 from tonsurance.errors import Unavailable, UsageProblem
@@ -46,6 +47,55 @@ def redact(dsn: str) -> str:
 def describe(dsn: str) -> str:
     """A human name for the address, safe to print."""
     return redact(dsn) if dsn else "the address given by the PG* environment variables"
+
+
+def _text(value: bytes | None) -> str:
+    return value.decode(errors="replace") if value else ""
+
+
+def target(dsn: str | None) -> str:
+    """Which database an address reaches, as libpq fills it in (PG* variables, defaults), e.g.
+    `database "tonsurance" on 127.0.0.1:5432 as user postgres`; no connection is made."""
+    address = resolve_dsn(dsn)
+    try:
+        given = {o.keyword: o.val for o in pq.Conninfo.parse(address.encode())}
+    except psycopg.Error:
+        return describe(address)
+    defaults = {o.keyword: o.val for o in pq.Conninfo.get_defaults()}
+    value = {k: given.get(k) or defaults.get(k) for k in (b"dbname", b"host", b"port", b"user")}
+    return _name(
+        _text(value[b"dbname"]) or _text(value[b"user"]),
+        _text(value[b"host"]),
+        _text(value[b"port"]) or "5432",
+        _text(value[b"user"]),
+    )
+
+
+def _name(dbname: str, host: str, port: str, user: str) -> str:
+    where = (
+        f"{host}:{port}" if host and not host.startswith("/") else f"the local socket, port {port}"
+    )
+    return f'database "{dbname}" on {where}' + (f" as user {user}" if user else "")
+
+
+def explicit_address(dsn: str | None) -> bool:
+    """Whether the address came from --dsn or TONSURANCE_DSN, not from libpq's defaults."""
+    return bool(resolve_dsn(dsn))
+
+
+def no_tables(dsn: str | None) -> str:
+    """The sentence for a database without the schema: which database, and the one fix."""
+    where = target(dsn)
+    if explicit_address(dsn):
+        return (
+            f"{where} has no tonsurance tables yet; create them with `syncd migrate` and the"
+            " same address (--dsn or TONSURANCE_DSN)"
+        )
+    return (
+        f"{where} has no tonsurance tables: no --dsn or TONSURANCE_DSN was given, so libpq's"
+        " defaults chose it; export TONSURANCE_DSN=<the tonsurance database> (`make demo` prints"
+        " the line), or run `syncd migrate` if this is the database to use"
+    )
 
 
 def _password_of(dsn: str) -> str | None:
@@ -131,7 +181,43 @@ def connect(
         first = str(exc).split("\n", 1)[0]
         raise Unavailable(
             f"cannot connect to PostgreSQL at {describe(address)} (tried {servers(params)}): "
-            f"{_scrub(first, address)}; "
-            "check that the server is running and that --dsn, TONSURANCE_DSN or the PG* "
-            "variables point at it"
+            f"{_scrub(first, address)}; {_connect_advice(exc, address)}"
         ) from None
+
+
+def _connect_advice(exc: psycopg.OperationalError, address: str) -> str:
+    """The one step that fixes a failed connection, read from libpq's message."""
+    failed = exc.pgconn
+    dbname = host = port = user = ""
+    if failed is not None:
+        dbname, host, port, user = (
+            _text(v) for v in (failed.db, failed.host, failed.port, failed.user)
+        )
+    reached = _name(dbname, host, port or "5432", user) if dbname else target(address)
+    message = str(exc)
+    origin = (
+        "" if address else " (no --dsn or TONSURANCE_DSN was given, so libpq's defaults chose it)"
+    )
+    if dbname and f'database "{dbname}" does not exist' in message:
+        flags = [
+            f"-h {host}" if host else "",
+            f"-p {port}" if port else "",
+            f"-U {user}" if user else "",
+        ]
+        command = " ".join([*(f for f in flags if f), dbname])
+        return (
+            f"{reached} does not exist{origin}; create it with `createdb {command}`"
+            " (as a role that may create databases), then run `syncd migrate`"
+        )
+    if user and f'role "{user}" does not exist' in message:
+        where = _name(dbname, host, port or "5432", "").split(" on ", 1)[1]
+        return (
+            f'role "{user}" does not exist on {where}{origin}; connect as an existing role'
+            " (user= in the address, or PGUSER)"
+        )
+    if "password authentication failed" in message or "no password supplied" in message:
+        return f"the password for {reached} was refused{origin}; give it in PGPASSWORD or ~/.pgpass"
+    return (
+        f"no server accepted {reached}{origin}; start PostgreSQL there (`make demo` starts a"
+        " local one) or point --dsn or TONSURANCE_DSN at a running server"
+    )

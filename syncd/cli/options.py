@@ -26,6 +26,7 @@ dsn_option = click.option(
     "--dsn",
     default=None,
     metavar="DSN",
+    callback=boundary.remember_dsn,
     help="Database address; default TONSURANCE_DSN, else libpq's PG* variables.",
 )
 

@@ -12,6 +12,7 @@ no new role, and the quote reads with the same address.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,18 @@ def service_dsn(dsn: str) -> str:
     return make_conninfo(**{k: str(v) for k, v in params.items()})
 
 
+def next_steps(dsn: str) -> str:
+    """The lines that make the README's next commands reach this database from this shell."""
+    bindir = shlex.quote(str(Path(sys.executable).parent))
+    lines = ["", "Ready. For the commands of the README, in this shell:"]
+    lines.append(f'  export PATH={bindir}:"$PATH"')
+    if os.environ.get(DSN_ENV):
+        lines.append(f"  (TONSURANCE_DSN is already set: {describe(dsn)})")
+    else:
+        lines.append(f"  export TONSURANCE_DSN={shlex.quote(dsn)}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     if sys.argv[1:] == ["--admin-dsn"]:
         try:
@@ -130,7 +143,7 @@ def main() -> int:
         else:
             reader = service_dsn(dsn)
             print(f"\nquote read by the read-only service role {SERVICE_ROLE}:")
-        return subprocess.call(
+        code = subprocess.call(
             [
                 sys.executable,
                 "-c",
@@ -144,6 +157,8 @@ def main() -> int:
                 reader,
             ]
         )
+        print(next_steps(dsn))
+        return code
     except TonsuranceError as exc:
         print(f"quickstart: error: {exc}", file=sys.stderr)
         return exc.exit_code

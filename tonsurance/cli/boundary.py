@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 import click
 
-from tonsurance.db import redact
+from tonsurance.db import no_tables, redact
 from tonsurance.errors import TonsuranceError
 
 
@@ -24,13 +24,22 @@ def one_line(exc: BaseException) -> str:
     return redact(" ".join(str(exc).split()))
 
 
-def database_problem(exc: BaseException) -> str | None:
+DSN_META = "tonsurance.dsn"
+
+
+def remember_dsn(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Callback of every `--dsn` option: keeps the address for the error messages below."""
+    ctx.meta[DSN_META] = value
+    return value
+
+
+def database_problem(exc: BaseException, dsn: str | None = None) -> str | None:
     """A sentence for database errors a user can act on; psycopg is only looked at when loaded."""
     psycopg = sys.modules.get("psycopg")
     if psycopg is None:
         return None
     if isinstance(exc, psycopg.errors.UndefinedTable):
-        return "the database has no tonsurance tables yet; run `syncd migrate` against it first"
+        return no_tables(dsn)
     if isinstance(exc, psycopg.OperationalError):
         return f"lost the database connection: {one_line(exc)}"
     return None
@@ -58,7 +67,7 @@ class ErrorBoundary(click.Group):
             log.debug("command failed", exc_info=True)
             self.fail(str(exc), exc.exit_code)
         except Exception as exc:
-            problem = database_problem(exc)
+            problem = database_problem(exc, ctx.meta.get(DSN_META))
             if problem is not None:
                 log.debug("database error", exc_info=True)
                 self.fail(problem, 3)

@@ -133,6 +133,7 @@ def _finite(name: str, value: float | None) -> None:
     "--dsn",
     default=None,
     metavar="DSN",
+    callback=cliboundary.remember_dsn,
     help="Database address; default TONSURANCE_DSN, else libpq's PG* variables.",
 )
 def quote(
