@@ -108,9 +108,15 @@ def plan(
 
     with _terraform_exit_codes(detailed_exitcode):
         if base is not None or head is not None:
-            if commit is not None or base is None:
+            if commit is not None:
                 raise UsageProblem(
-                    "--base and --head go together (head defaults to HEAD), without --commit"
+                    "--commit plans one commit against the database, --base/--head compare two"
+                    " commits without one: give one or the other"
+                )
+            if base is None:
+                raise UsageProblem(
+                    f"--head {head} needs --base, the commit to compare it with (e.g. --base main);"
+                    f" to plan {head} against the database, use --commit {head}"
                 )
             _plan_review(
                 repo,

@@ -16,7 +16,7 @@ from syncd.cli.options import dsn_option, gate_from, trust_options
     envvar="SYNCD_REPO",
     show_envvar=True,
     metavar="PATH_OR_URL",
-    help="The repository to follow: a local path, file://, ssh:// or https:// address.",
+    help="The repository to follow: a local path, file://, ssh://, https:// or git@host:path.",
 )
 @click.option(
     "--branch", default="main", show_default=True, envvar="SYNCD_BRANCH", show_envvar=True
@@ -51,18 +51,24 @@ from syncd.cli.options import dsn_option, gate_from, trust_options
 )
 @click.option(
     "--self-heal/--no-self-heal",
+    envvar="SYNCD_SELF_HEAL",
+    show_envvar=True,
     default=True,
     show_default=True,
     help="Put drift back to the applied commit, or only report it.",
 )
 @click.option(
     "--watch/--no-watch",
+    envvar="SYNCD_WATCH",
+    show_envvar=True,
     default=True,
     show_default=True,
     help="For a local repository, watch the branch ref and apply within a second.",
 )
 @click.option(
     "--fetch-timeout",
+    envvar="SYNCD_FETCH_TIMEOUT",
+    show_envvar=True,
     type=click.FloatRange(min=0.1),
     default=60.0,
     show_default=True,
@@ -71,6 +77,8 @@ from syncd.cli.options import dsn_option, gate_from, trust_options
 )
 @click.option(
     "--stop-timeout",
+    envvar="SYNCD_STOP_TIMEOUT",
+    show_envvar=True,
     type=click.FloatRange(min=0),
     default=10.0,
     show_default=True,
