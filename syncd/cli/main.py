@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from syncd.cli import database, review, run, validate, verify
+from syncd.cli import console, database, review, run, validate, verify
 from syncd.cli.options import PROG, ErrorBoundary
 
 log = logging.getLogger("syncd")
@@ -34,6 +34,7 @@ for command in (
     database.history,
     review.revert,
     verify.verify,
+    console.console,
 ):
     main.add_command(command)
 

@@ -39,7 +39,7 @@ from syncd.cli.options import dsn_option, gate_from, trust_options
     envvar="SYNCD_LISTEN",
     show_envvar=True,
     metavar="HOST:PORT",
-    help="Address of /healthz, /readyz, /status, /metrics and POST /hooks/git.",
+    help="Address of the console (/ui/), /healthz, /readyz, /status, /metrics and POST /hooks/git.",
 )
 @click.option(
     "--state-dir",
@@ -120,6 +120,20 @@ from syncd.cli.options import dsn_option, gate_from, trust_options
     help="Notify about a database, git or disk fault once it has lasted this long.",
 )
 @click.option(
+    "--console/--no-console",
+    default=True,
+    show_default=True,
+    help="Serve the read-only web console under /ui/ on --listen.",
+)
+@click.option(
+    "--console-dsn",
+    default=None,
+    envvar="SYNCD_CONSOLE_DSN",
+    show_envvar=True,
+    metavar="DSN",
+    help="The console's database address, for example a tonsurance_reader login; default --dsn.",
+)
+@click.option(
     "--once",
     is_flag=True,
     help="Run one cycle and exit: 1 if the head was refused or applying it failed, 3 if the"
@@ -141,6 +155,8 @@ def run(
     notify: tuple[str, ...],
     public_url: str | None,
     notify_after: float,
+    console: bool,
+    console_dsn: str | None,
     once: bool,
     verify_signatures: bool,
     allowed_signers: Path | None,
@@ -174,6 +190,8 @@ def run(
         notify=urls,
         notify_after=notify_after,
         gate=gate_from(verify_signatures, allowed_signers, gpg_keyring, guardrails),
+        console=console,
+        console_dsn=console_dsn,
     )
     code = run_daemon(options, lambda event: render(event, context))
     if code:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from concurrent.futures import Executor
 from http import HTTPStatus
 from typing import Any, Protocol
 
@@ -18,7 +19,8 @@ from syncd.daemon.webhook import SECRET_ENV, SIGNATURE_HEADER, BodySignature, we
 _READ = 64 * 1024
 _TEXT = "text/plain; charset=utf-8"
 _TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-_NOT_FOUND = "not found; try /healthz, /readyz, /status, /metrics or POST /hooks/git"
+_NOT_FOUND = "not found; try /ui/, /healthz, /readyz, /status, /metrics or POST /hooks/git"
+CONSOLE_PREFIX = "/ui"
 
 
 class DaemonView(Protocol):
@@ -28,6 +30,19 @@ class DaemonView(Protocol):
     def ready(self) -> tuple[bool, str]: ...
     def metrics(self) -> bytes: ...
     def wake(self, reason: str) -> None: ...
+
+
+class ConsoleAnswer(Protocol):
+    status: int
+    content_type: str
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+
+
+class ConsolePages(Protocol):
+    """The web console under /ui/ (syncd.console.app.Console): blocking, so it runs off the loop."""
+
+    def handle(self, method: str, target: str, accept: str = "") -> ConsoleAnswer: ...
 
 
 class _Close(Exception):
@@ -45,10 +60,13 @@ class Exchange:
         secret: bytes | None,
         limits: HttpLimits,
         stats: HttpStats,
+        console: ConsolePages | None = None,
+        console_pool: Executor | None = None,
     ) -> None:
         self.reader, self.writer = reader, writer
         self.view, self.secret = view, secret
         self.limits, self.stats = limits, stats
+        self.console, self.console_pool = console, console_pool
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
         self.method = ""
         self.received = 0  # bytes of the request being read
@@ -106,9 +124,15 @@ class Exchange:
             await self.writer.drain()
 
     async def _send(
-        self, code: int, body: bytes, content_type: str = _TEXT, *, close: bool = False
+        self,
+        code: int,
+        body: bytes,
+        content_type: str = _TEXT,
+        *,
+        close: bool = False,
+        extra: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra]
         if close:
             headers.append(("Connection", "close"))
         reason = HTTPStatus(code).phrase
@@ -133,7 +157,11 @@ class Exchange:
             await self._webhook(request)
             return
         close = not self._bodiless()
-        if self.method not in ("GET", "HEAD"):
+        if self.console is not None and (
+            path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+        ):
+            await self._console(request, close)
+        elif self.method not in ("GET", "HEAD"):
             await self._text(405 if path == "/hooks/git" else 404, "not found", close=True)
         elif path == "/healthz":
             await self._text(200, "ok", close=close)
@@ -149,6 +177,21 @@ class Exchange:
             await self._text(405, "use POST", close=close)
         else:
             await self._text(404, _NOT_FOUND, close=close)
+
+    async def _console(self, request: h11.Request, close: bool) -> None:
+        """A console page, read from the database on the console's own threads."""
+        assert self.console is not None
+        accept = ", ".join(
+            value.decode("latin-1") for name, value in request.headers if name.lower() == b"accept"
+        )
+        target = request.target.decode("latin-1")
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(
+            self.console_pool, self.console.handle, self.method, target, accept
+        )
+        await self._send(
+            answer.status, answer.body, answer.content_type, close=close, extra=answer.headers
+        )
 
     async def _webhook(self, request: h11.Request) -> None:
         """Refuse on the head alone when it can; else hash the body as it arrives."""

@@ -15,15 +15,17 @@ import asyncio
 import errno
 import socket
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from syncd.daemon.httplimits import HttpLimits, HttpStats
-from syncd.daemon.httprequest import DaemonView, Exchange
+from syncd.daemon.httprequest import ConsolePages, DaemonView, Exchange
 from tonsurance.errors import UsageProblem
 
-__all__ = ["DaemonView", "HttpServer", "parse_listen"]
+__all__ = ["ConsolePages", "DaemonView", "HttpServer", "parse_listen"]
 
 _BACKLOG = 1024
+CONSOLE_THREADS = 4  # console pages read the database; at most this many at once
 _ACCEPT_BATCH = 64
 _READ_LIMIT = 64 * 1024
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
@@ -65,9 +67,16 @@ class HttpServer:
         secret: bytes | None,
         limits: HttpLimits | None = None,
         stats: HttpStats | None = None,
+        console: ConsolePages | None = None,
     ) -> None:
         self.sock = _bind(listen)
         self.view, self.secret = view, secret
+        self.console = console
+        self.console_pool = (
+            ThreadPoolExecutor(CONSOLE_THREADS, thread_name_prefix="syncd-console")
+            if console is not None
+            else None
+        )
         self.limits = limits or HttpLimits()
         self.stats = stats or HttpStats()
         self.loop = asyncio.new_event_loop()
@@ -91,6 +100,8 @@ class HttpServer:
             self.loop.call_soon_threadsafe(self._request_stop)
             self.thread.join(10)
         self.sock.close()
+        if self.console_pool is not None:
+            self.console_pool.shutdown(wait=False, cancel_futures=True)
 
     def _request_stop(self) -> None:
         if self._stop is not None:
@@ -159,7 +170,16 @@ class HttpServer:
         writer: asyncio.StreamWriter | None = None
         try:
             reader, writer = await asyncio.open_connection(sock=conn, limit=_READ_LIMIT)
-            await Exchange(reader, writer, self.view, self.secret, self.limits, self.stats).run()
+            await Exchange(
+                reader,
+                writer,
+                self.view,
+                self.secret,
+                self.limits,
+                self.stats,
+                self.console,
+                self.console_pool,
+            ).run()
         except (ConnectionError, TimeoutError, OSError):
             pass
         except Exception as exc:  # one bad connection must not stop the server

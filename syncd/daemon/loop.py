@@ -26,6 +26,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from syncd.daemon.blocked import BlockedApplies, lock_timeout_statement, lock_wait_text
+from syncd.daemon.console import daemon_console
 from syncd.daemon.cycle import Reconciler, record_failure
 from syncd.daemon.events import TOPICS, Announcer, Event, Outages
 from syncd.daemon.httplimits import HttpLimits, HttpStats
@@ -89,6 +90,8 @@ class RunOptions:
     notify: tuple[str, ...] = ()  # Apprise URLs
     notify_after: float = 60.0  # seconds a dependency must be down before a message says so
     gate: ApplyGate | None = None  # signatures and guardrails judged before each apply
+    console: bool = True  # serve the read-only web console under /ui/
+    console_dsn: str | None = None  # the console's database address; default `dsn`
 
 
 def _one_line(exc: BaseException) -> str:
@@ -393,16 +396,24 @@ class Daemon:
             self.notifier.start()
         secret = secret_from_env()
         http = None
+        console = None
         if self.options.listen and not self.options.once:
             try:
+                if self.options.console:
+                    console = daemon_console(
+                        self.options.console_dsn or self.options.dsn, self.state, self.mirror
+                    )
                 http = HttpServer(
                     self.options.listen,
                     self,
                     secret,
                     HttpLimits.for_descriptors(self.descriptors),
                     HttpStats(self.meter.registry),
+                    console,
                 )
             except BaseException:
+                if console is not None:
+                    console.reader.close()
                 self.mirror.close()
                 if self.notifier is not None:
                     self.notifier.close(0)
@@ -428,6 +439,8 @@ class Daemon:
                 signal.signal(sig, handler)
             if http:
                 http.stop()
+            if console is not None:
+                console.reader.close()
             self._drop()
             self.mirror.close()
             if self.notifier is not None:
