@@ -295,7 +295,11 @@ def test_a_tonsurance_reader_login_sees_the_pages(shared: tuple[str, ConfigRepo]
             answer = request(base, target)
             assert answer.status == 200, (target, answer.text[:300])
         front = json.loads(request(base, "/ui/index.json").body)
-        assert front["parameters"] > 0 and front["applied"]["sha"]
+        assert front["parameters"] > 0 and front["applied"]["subject"].startswith("Raise USDC")
+        audit = json.loads(request(base, "/ui/audit.json").body)
+        assert audit["readable"] and audit["changes"]  # through the config_audit_trail view
+        tables = json.loads(request(base, "/ui/tables.json").body)
+        assert tables["results"] is None  # stress_test_results is not granted to readers
 
 
 def test_console_answers_while_an_apply_holds_its_locks(applied: str) -> None:
