@@ -277,3 +277,35 @@ def test_malformed_risk_score_is_a_usage_error():
     )
     assert result.exit_code == 2
     assert "expected FACTOR=SCORE" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["USDC", "1000", "--utilization", "1.5"], "--utilization must be between 0 and 1, got 1.5"),
+        (["USDC", "-5"], "coverage must be a positive amount of USD, got -5"),
+        (["USDC", "0"], "coverage must be a positive amount of USD, got 0"),
+        (["USDC", "1000", "--days", "0"], "--days must be 1 or more, got 0"),
+        (["USDC", "1000", "--trigger", "-0.5"], "trigger price must be in (0, 1], got -0.5"),
+        (["USDC", "1000", "--loss-ratio", "-1"], "--loss-ratio must be 0 or more, got -1"),
+        (
+            ["USDC", "1000", "--risk-score", "reserve_quality=2"],
+            "--risk-score 'reserve_quality=2': the score must be between 0 and 1",
+        ),
+    ],
+)
+def test_out_of_range_inputs_are_one_line_usage_errors(args: list[str], message: str) -> None:
+    """Each input outside the range its help names is refused in one line, exit 2, before any
+    database is read; a negative amount reads as an amount, not as an unknown option."""
+    code, out, err = run("quote", *args, "--dsn", "postgresql://nobody@127.0.0.1:1/none")
+    assert code == 2 and out == ""
+    assert err == f"tonsurance: error: {message}\n"
+
+
+def test_an_asset_in_the_wrong_case_is_refused_with_the_right_spelling() -> None:
+    """`usdc` is not priced at the default rate: it is refused with the symbol's spelling."""
+    code, out, err = run("quote", "usdc", "1000", "--dsn", "postgresql://nobody@127.0.0.1:1/none")
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1] == (
+        "tonsurance: error: no asset 'usdc': asset symbols are case-sensitive; did you mean USDC?"
+    )

@@ -91,21 +91,22 @@ def _finite(name: str, value: float | None) -> None:
         raise UsageProblem(f"{name} must be a finite number, got {value}")
 
 
-@main.command()
+@main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("asset")
 @click.argument("coverage_usd", type=float, metavar="COVERAGE_USD")
 @click.option(
     "--days",
-    type=click.IntRange(min=1),
+    type=int,
     default=None,
-    help="Policy duration in days; default the configured duration_base_days.",
+    metavar="N",
+    help="Policy duration in days, 1 or more; default the configured duration_base_days.",
 )
 @click.option(
     "--trigger",
     type=float,
     default=None,
     metavar="PRICE",
-    help="Trigger price; default the base trigger.",
+    help="Trigger price, in (0, 1]; default the base trigger.",
 )
 @click.option(
     "--utilization",
@@ -127,7 +128,8 @@ def _finite(name: str, value: float | None) -> None:
     type=float,
     default=None,
     metavar="RATIO",
-    help="The book's loss ratio for the claims adjustment; default the target loss ratio.",
+    help="The book's loss ratio (0 or more) for the claims adjustment; default the target loss"
+    " ratio.",
 )
 @click.option(
     "--dsn",
@@ -154,10 +156,12 @@ def quote(
         ("loss ratio", loss_ratio),
     ):
         _finite(name, value)
+    _check_ranges(coverage_usd, days, trigger, utilization, loss_ratio)
     scores = _parse_scores(risk_scores)
     snap, reason = load_snapshot(dsn)
     if reason is not None:
         click.echo(f"{PROG}: warning: using the file defaults; {reason}", err=True)
+    _check_spelling(asset, snap)
     if days is None:
         days = snap.pricing.duration_base_days
     result = calculate_premium(
@@ -173,6 +177,38 @@ def quote(
     click.echo(render_quote(result, snap, coverage_usd, days, dsn))
 
 
+def _check_ranges(
+    coverage_usd: float,
+    days: int | None,
+    trigger: float | None,
+    utilization: float,
+    loss_ratio: float | None,
+) -> None:
+    """Each input inside the range its help names, else one usage line naming it."""
+    if not coverage_usd > 0:
+        raise UsageProblem(f"coverage must be a positive amount of USD, got {coverage_usd:g}")
+    if days is not None and days < 1:
+        raise UsageProblem(f"--days must be 1 or more, got {days}")
+    if trigger is not None and not 0 < trigger <= 1:
+        raise UsageProblem(f"trigger price must be in (0, 1], got {trigger:g}")
+    if not 0 <= utilization <= 1:
+        raise UsageProblem(f"--utilization must be between 0 and 1, got {utilization:g}")
+    if loss_ratio is not None and not loss_ratio >= 0:
+        raise UsageProblem(f"--loss-ratio must be 0 or more, got {loss_ratio:g}")
+
+
+def _check_spelling(asset: str, snap: Snapshot) -> None:
+    """An asset that matches a priced one only when case is ignored is refused with the right
+    spelling: symbols are case-sensitive, and a near miss would quietly get the default rate."""
+    if asset in snap.pricing.base_rate:
+        return
+    for known in sorted(snap.pricing.base_rate):
+        if known.casefold() == asset.casefold():
+            raise UsageProblem(
+                f"no asset {asset!r}: asset symbols are case-sensitive; did you mean {known}?"
+            )
+
+
 def _parse_scores(pairs: tuple[str, ...]) -> dict[str, float]:
     """`FACTOR=SCORE` options as a dict; a malformed one is a usage error naming it."""
     scores: dict[str, float] = {}
@@ -186,5 +222,7 @@ def _parse_scores(pairs: tuple[str, ...]) -> dict[str, float]:
             raise UsageProblem(
                 f"--risk-score {pair!r}: expected FACTOR=SCORE with a number, e.g. reserve_quality=0.4"
             )
+        if not 0 <= score <= 1:
+            raise UsageProblem(f"--risk-score {pair!r}: the score must be between 0 and 1")
         scores[factor] = score
     return scores
