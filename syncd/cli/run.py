@@ -122,6 +122,8 @@ from syncd.cli.options import dsn_option, gate_from, trust_options
 @click.option(
     "--console/--no-console",
     default=True,
+    envvar="SYNCD_CONSOLE",
+    show_envvar=True,
     show_default=True,
     help="Serve the read-only web console under /ui/ on --listen.",
 )
