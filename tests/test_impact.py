@@ -221,7 +221,7 @@ def test_markdown_renders_the_change_and_impact_as_tables(repo: ConfigRepo):
     assert ["~", "pricing.base_rate_USDC", "0.04", "0.05", "+25.0%"] in changes
 
     rows = table_with(md, "row")
-    assert ["~", "historical_depegs", "usdc-svb-2023", "low_price"] in rows
+    assert ["~", "historical_depegs", "usdc-svb-2023", "low_price: 0.88 -> 0.85"] in rows
 
     premiums = table_with(md, "coverage")
     assert premiums[0] == ["asset", "coverage", "days", "before", "after", "change"]

@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from syncd.render import rowdiff
 from syncd.sync.diff import Diff, ParamChange, RowChange, relative_text, show
 
 _SIGN = {"add": "+", "change": "~", "remove": "-"}
@@ -27,11 +28,7 @@ def _param_line(change: ParamChange) -> str:
 
 def _row_line(change: RowChange) -> str:
     if change.action == "change":
-        assert change.old is not None and change.new is not None
-        parts = [
-            f"{c}: {show(change.old.get(c))} -> {show(change.new.get(c))}" for c in change.columns
-        ]
-        return f"  ~ {change.table}[{change.id}]: " + "; ".join(parts)
+        return f"  ~ {change.table}[{change.id}]: " + "; ".join(rowdiff.describe(change))
     return f"  {_SIGN[change.action]} {change.table}[{change.id}]"
 
 
@@ -109,7 +106,7 @@ def render_markdown(diff: Diff, flags: Mapping[str, str] | None = None) -> str:
     if diff.rows:
         out += ["", "| | table | row | what changed |", "|---|---|---|---|"]
         for r in diff.rows:
-            what = ", ".join(r.columns) if r.action == "change" else r.action
+            what = "; ".join(rowdiff.describe(r)) if r.action == "change" else r.action
             what = _cell(what) + _flag_cell(f"{r.table}[{r.id}]", flags)
             out.append(f"| {_SIGN[r.action]} | {r.table} | `{_cell(r.id)}` | {what} |")
     out += ["", summary_line(diff)]
