@@ -100,8 +100,66 @@ def test_conflicting_revert_is_aborted(repo: ConfigRepo):
     head, pricing = repo.head(), repo.file(PRICING).read_text()
     result = revert(repo, first)
     assert result.exit_code == 1
-    assert f"syncd: error: git revert {first[:12]} failed, nothing changed:" in result.stderr
+    line = result.stderr.strip()
+    assert line.startswith(f"syncd: error: reverting {first[:12]} conflicts with later changes")
+    assert f"git log --oneline {first[:12]}..HEAD -- {PRICING}" in line
+    assert "Rollback runbook" in line and len(result.stderr.strip().splitlines()) == 1
     untouched(repo, head, pricing)
+
+
+def test_a_large_revert_is_judged_and_the_label_advised(repo: ConfigRepo):
+    """A revert that moves a value by more than the limit is judged by the guardrails like any
+    change, and the advice names the label the shipped policy accepts; no overrider is listed,
+    so it says no trailer counts."""
+    big = repo.change(PRICING, "USDC: 0.04", "USDC: 0.1")
+    result = revert(repo, big, "--format", "json")
+    assert result.exit_code == 0, result.output
+    checks = json.loads(result.stdout)["guardrails"]
+    assert [f["subject"] for f in checks["findings"]] == ["pricing.base_rate_USDC"]
+    assert checks["override"] is None
+    err = result.stderr
+    assert "syncd: warning: guardrail: pricing.base_rate_USDC: 0.1 -> 0.04" in err
+    assert "add the label config-override to its pull request" in err
+    assert "lists no overriders" in err
+
+
+def test_the_advice_follows_the_policy_overriders(repo: ConfigRepo):
+    """With overriders listed and the label turned off in the policy, the advice is the exact
+    signed trailer commit for one of them, and no label."""
+    policy = (Path(__file__).resolve().parents[1] / ".github/config-policy.yaml").read_text()
+    repo.write(
+        ".github/config-policy.yaml",
+        policy + "\noverrides:\n  principals: [cro@tonsurance.test]\n  label: false\n",
+    )
+    repo.commit("Overrides need the CRO")
+    big = repo.change(PRICING, "USDC: 0.04", "USDC: 0.1")
+    result = revert(repo, big)
+    assert result.exit_code == 0, result.output
+    short = big[:12]
+    assert "config-override" not in result.stderr
+    assert "(cro@tonsurance.test) who made none of this change" in result.stderr
+    assert (
+        f'git commit --allow-empty -S -m "Accept the rollback of {short}"'
+        f' --trailer "Config-Override: rollback of {short}"'
+    ) in result.stderr
+
+
+def test_a_merge_commit_is_reverted_against_its_first_parent(repo: ConfigRepo):
+    """Reverting a merge commit (a pull request merged with a merge commit) undoes what the
+    merge brought to main, and never shows git's "-m option" message."""
+    git(repo.path, "switch", "-q", "-c", "usdt")
+    repo.change(PRICING, "USDT: 0.06", "USDT: 0.07", push=False)
+    git(repo.path, "switch", "-q", "main")
+    repo.change("config/risk.yaml", "depeg_threshold: 0.99", "depeg_threshold: 0.98", push=False)
+    git(repo.path, "merge", "-q", "--no-ff", "--no-edit", "usdt")
+    merge = repo.head()
+    result = revert(repo, merge)
+    assert result.exit_code == 0, result.output
+    assert "-m option" not in result.output
+    assert "a merge: reverted against its first parent" in result.stderr
+    text = repo.file(PRICING).read_text()
+    assert "USDT: 0.06" in text
+    assert "depeg_threshold: 0.98" in repo.file("config/risk.yaml").read_text()
 
 
 def test_git_failing_while_validating_aborts_the_revert(

@@ -206,19 +206,15 @@ def _plan_review(
 )
 def revert(sha: str, repo: str, no_commit: bool, fmt: str) -> None:
     """Roll back one commit: git revert, validate the result, print its plan; refuse if invalid."""
+    from syncd.render.revert import next_step, override_advice
     from syncd.render.review import RENDERERS
     from syncd.review.revert import revert as run_revert
 
     result = run_revert(repo, sha, commit=not no_commit)
     click.echo(RENDERERS[fmt](result.review))
-    what = f"revert of {result.target[:12]} ({result.target_summary})"
-    if result.commit is None:
-        click.echo(
-            f"Staged the {what}; commit it with `git commit --no-edit`, then push.", err=True
-        )
-    else:
-        click.echo(
-            f"Committed the {what} as {result.commit[:12]}. Push it (git push origin HEAD:main, or open a"
-            " pull request) and syncd applies it like any other commit.",
-            err=True,
-        )
+    checks = result.review.guardrails
+    for finding in checks.findings if checks is not None else ():
+        click.echo(f"{PROG}: warning: guardrail: {finding}", err=True)
+    click.echo(next_step(result), err=True)
+    for line in override_advice(result):
+        click.echo(line, err=True)

@@ -3,7 +3,9 @@
 `git revert` is applied without committing first; the result (the index) is validated from a
 trial commit object that no branch points at. An invalid result is aborted, leaving the branch,
 the index and the working tree as they were. A valid one is committed (or left staged with
-`no_commit`), and its plan against the commit it sits on is returned for printing.
+`no_commit`), and its review against the commit it sits on (plan, impact and the guardrails of
+that commit's policy, as its pull request will be judged) is returned for printing. A merge
+commit is reverted against its first parent, the branch it was merged into.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import git
 
 from syncd.errors import GitUnavailable, PlanRefused
+from syncd.review.guardrails import OverridePolicy, load_policy
 from syncd.review.review import Review, review_between
 from syncd.sync.gitsource import open_repo, resolve_commit
 from syncd.sync.pipeline import prepare, refusal_reason
@@ -27,6 +30,8 @@ class RevertResult:
     parent: str
     commit: str | None  # None when the revert is left staged
     review: Review
+    overrides: OverridePolicy
+    merge: bool = False  # the target was a merge commit, reverted against its first parent
 
 
 def _git_error(exc: git.GitCommandError) -> str:
@@ -65,10 +70,15 @@ def revert(repo_path: str | Path, rev: str, *, commit: bool = True) -> RevertRes
         raise GitUnavailable(f"cannot read HEAD of {repo_path}: {exc}") from None
     if staged:
         raise UsageProblem("the index has staged changes; commit or unstage them before reverting")
+    merge = len(target.parents) > 1
+    mainline = ["--mainline", "1"] if merge else []
     try:
-        repo.git.revert("--no-commit", target.hexsha)
+        repo.git.revert("--no-commit", *mainline, target.hexsha)
     except git.GitCommandError as exc:
+        conflicted = _conflicted(repo)
         _abort(repo)
+        if conflicted:
+            raise InvalidConfig(_conflict_message(short, conflicted)) from None
         raise InvalidConfig(
             f"git revert {short} failed, nothing changed: {_git_error(exc)}"
         ) from None
@@ -78,8 +88,29 @@ def revert(repo_path: str | Path, rev: str, *, commit: bool = True) -> RevertRes
     except BaseException:
         _abort(repo)
         raise
-    review = review_between(repo_path, parent, new or trial, guardrails=False)
-    return RevertResult(target.hexsha, _summary(target), parent, new, review)
+    head = new or trial
+    review = review_between(repo_path, parent, head)
+    overrides = load_policy(repo, parent, head).overrides
+    return RevertResult(target.hexsha, _summary(target), parent, new, review, overrides, merge)
+
+
+def _conflicted(repo: git.Repo) -> list[str]:
+    """The files a failed revert left in conflict (before it is aborted)."""
+    try:
+        return repo.git.diff("--name-only", "--diff-filter=U").split()
+    except git.GitCommandError:
+        return []
+
+
+def _conflict_message(short: str, files: list[str]) -> str:
+    """A conflict, and the runbook's next step: the later commits to revert first, or a fix."""
+    names = " ".join(files)
+    return (
+        f"reverting {short} conflicts with later changes to {names}, so the revert was aborted"
+        f" and nothing changed. Next (README, Rollback runbook): `git log --oneline {short}..HEAD"
+        f" -- {names}` lists the later commits; revert them first, newest first, then {short},"
+        " or fix forward with a normal pull request"
+    )
 
 
 def _checked_trial(repo: git.Repo, short: str, parent: str) -> str:
