@@ -29,7 +29,9 @@ def repo(tmp_path: Path) -> ConfigRepo:
 
 
 def plan(repo: ConfigRepo, base: str, *args: str) -> Result:
-    argv = ["plan", "--repo", str(repo.path), "--base", base, "--head", "HEAD", *args]
+    """The plan of one environment (staging: the general limits of the policy)."""
+    argv = ["plan", "--repo", str(repo.path), "--base", base, "--head", "HEAD"]
+    argv += ["--environment", "staging", *args]
     return CliRunner().invoke(main, argv, catch_exceptions=False)
 
 

@@ -49,7 +49,8 @@ def policy() -> dict[str, Any]:
 
 
 def plan(repo: ConfigRepo, base: str, *args: str, head: str = "HEAD") -> Result:
-    argv = ["plan", "--repo", str(repo.path), "--base", base, "--head", head, *args]
+    argv = ["plan", "--repo", str(repo.path), "--base", base, "--head", head]
+    argv += ["--environment", "staging", *args]
     return CliRunner().invoke(main, argv, catch_exceptions=False)
 
 

@@ -17,6 +17,8 @@ from tests.support import ConfigRepo, free_port, make_config_repo, throwaway_clu
 from tonsurance import pricing
 from tonsurance.config import ConfigLoader, Snapshot
 from tonsurance.config.layout import default_root
+from tonsurance.config.render import validate_environment
+from tonsurance.config.sources import read_directory
 from tonsurance.errors import InvalidConfig, Unavailable, UsageProblem
 
 PRICING = "config/pricing.yaml"
@@ -64,13 +66,17 @@ def loaders() -> Iterator[list[ConfigLoader]]:
 def test_start_reads_the_applied_commit(
     applied: str, repo: ConfigRepo, loaders: list[ConfigLoader]
 ) -> None:
-    """A loader started against a synced database holds that commit's values, from the database."""
+    """A loader started against a synced database holds that commit's values (of the default
+    environment, dev), from the database."""
     loader = ConfigLoader(applied, listen=False).start(background=False)
     loaders.append(loader)
     assert loader.stats()["source"] == "database"
     assert loader.snapshot.commit == repo.head()
     assert usdc_rate(loader) == 0.04
-    assert loader.get_int("risk", "monte_carlo_simulations", 0) == 10_000
+    dev = validate_environment(read_directory(repo.path), "dev").state
+    assert dev is not None
+    expected = dev.parameters[("risk", "monte_carlo_simulations")].value
+    assert loader.get_int("risk", "monte_carlo_simulations", 0) == expected
 
 
 def test_notify_delivers_a_commit_within_a_second(

@@ -22,8 +22,9 @@ DEPEGS = "config/historical_depegs.yaml"
 
 
 def test_first_apply_fills_every_row(repo: ConfigRepo, db_dsn: str):
-    """Applying HEAD to an empty database inserts every parameter and row with the commit's sha."""
-    report = apply_commit(repo.path, "HEAD", db_dsn)
+    """Applying HEAD to an empty database inserts every parameter and row with the commit's sha
+    (production: the base without changes)."""
+    report = apply_commit(repo.path, "HEAD", db_dsn, environment="production")
     assert report.outcome == "applied"
     assert report.lineage == "first"
     assert value(db_dsn, "pricing", "base_rate_USDC") == 0.04
@@ -207,7 +208,7 @@ def test_dry_run_changes_nothing(repo: ConfigRepo, db_dsn: str):
 def test_plan_between_commits_needs_no_database(repo: ConfigRepo):
     """--base/--head compares two commits without any database."""
     base = repo.head()
-    repo.change(PRICING, "USDC: 0.04", "USDC: 0.05")
+    repo.change(PRICING, "USDC: 0.04", "USDC: 0.045")
     code, out = cli(
         "plan",
         "--repo",
@@ -220,7 +221,7 @@ def test_plan_between_commits_needs_no_database(repo: ConfigRepo):
         "postgresql://nobody@127.0.0.1:1/x",
     )
     assert code == 0, out
-    assert "pricing.base_rate_USDC: 0.04 -> 0.05 (+25.0%)" in out
+    assert "pricing.base_rate_USDC: 0.04 -> 0.045 (+12.5%)" in out
 
 
 def test_unmigrated_database_says_to_migrate(repo: ConfigRepo, empty_db_dsn: str):

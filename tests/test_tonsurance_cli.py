@@ -153,7 +153,7 @@ def undefined_table(dsn: str) -> psycopg.errors.UndefinedTable:
 
 
 def failing_with(exc: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
-    def load(dsn: str | None) -> NoReturn:
+    def load(dsn: str | None, environment: str | None = None) -> NoReturn:
         raise exc
 
     monkeypatch.setattr("tonsurance.cli.main.load_snapshot", load)

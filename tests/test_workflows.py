@@ -153,7 +153,7 @@ def test_plan_and_guardrail_steps_on_a_pull_request(
     assert guard.returncode == int(code)
     if code == "1":
         assert (
-            "::error title=syncd plan::syncd: error: guardrail: pricing.base_rate_USDC"
+            "::error title=syncd plan::syncd: error: guardrail: staging: pricing.base_rate_USDC"
             in guard.stdout
         )
         assert "syncd: error: guardrail" in md  # the reason also reaches the comment

@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from syncd.cli.options import dsn_option, gate_from, repo_option, trust_options, warn
+from syncd.cli.options import (
+    dsn_option,
+    environment_option,
+    gate_from,
+    repo_option,
+    trust_options,
+    warn,
+)
 from syncd.errors import PlanRefused
 
 
@@ -35,6 +42,7 @@ def migrate(dsn: str | None) -> None:
     help="Give up (exit 3, nothing written) after waiting this long for a lock.",
 )
 @trust_options
+@environment_option
 def apply(
     repo: str,
     commit: str,
@@ -46,8 +54,9 @@ def apply(
     gpg_keyring: Path | None,
     guardrails: bool | None,
     lock_timeout: float,
+    environment: str,
 ) -> None:
-    """Make the database equal to a commit's configuration, in one transaction."""
+    """Make the database equal to a commit's configuration of one environment, in one transaction."""
     from syncd.render import apply as view
     from syncd.sync.outcomes import Outcome
     from syncd.sync.pipeline import apply_commit
@@ -61,6 +70,7 @@ def apply(
         dry_run=dry_run,
         gate=gate,
         lock_timeout=lock_timeout,
+        environment=environment,
     )
     warning = view.lineage_warning(report)
     if warning:
@@ -80,22 +90,28 @@ def apply(
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
-def status(dsn: str | None, fmt: str) -> None:
-    """Show the applied commit, the last attempt and any drift."""
+@environment_option
+def status(dsn: str | None, fmt: str, environment: str) -> None:
+    """Show the environment, the applied commit, the last attempt and any drift."""
     from syncd.render.status import RENDERERS
     from syncd.sync.status import read_status
 
-    click.echo(RENDERERS[fmt](read_status(dsn)))
+    current = read_status(dsn)
+    click.echo(RENDERERS[fmt](current))
+    if current.environment and current.environment != environment:
+        warn(f"this database serves the environment {current.environment!r}, not {environment!r}")
 
 
 @click.command()
 @click.argument("name", metavar="CATEGORY.KEY")
 @repo_option
 @dsn_option
-def history(name: str, repo: str, dsn: str | None) -> None:
-    """The life of one value: the commits that changed it and when each reached the database."""
+@environment_option
+def history(name: str, repo: str, dsn: str | None, environment: str) -> None:
+    """The life of one value in one environment: the commits that changed it and when each
+    reached the database."""
     from syncd.sync.history import history as run_history
     from syncd.sync.history import render_history
 
-    entries, drift = run_history(repo, name, dsn)
+    entries, drift = run_history(repo, name, dsn, environment)
     click.echo(render_history(name, entries, drift))

@@ -12,6 +12,7 @@ from syncd.errors import UsageProblem
 from syncd.review.gate import TrustGate
 from syncd.sync.signatures import TrustedKeys
 from tonsurance.cli import boundary
+from tonsurance.config.environments import DEFAULT_ENVIRONMENT, check_name
 
 PROG = "syncd"
 
@@ -36,6 +37,23 @@ repo_option = click.option(
     show_default=True,
     metavar="PATH",
     help="The git repository holding config/.",
+)
+
+
+def _environment_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A malformed name is a UsageProblem: one line and exit 2 at the boundary."""
+    return check_name(value)
+
+
+environment_option = click.option(
+    "--environment",
+    default=DEFAULT_ENVIRONMENT,
+    show_default=True,
+    envvar="SYNCD_ENVIRONMENT",
+    metavar="NAME",
+    callback=_environment_name,
+    help="The environment (declared in config/environments.yaml); default SYNCD_ENVIRONMENT,"
+    f" else {DEFAULT_ENVIRONMENT}.",
 )
 
 

@@ -28,8 +28,9 @@ from syncd.sync import pipeline as engine
 from syncd.sync.migrate import migrate
 from syncd.sync.outcomes import Outcome
 from syncd.sync.status import read_status
+from tonsurance.config.environments import DEFAULT_ENVIRONMENT, check_name, environment_from_env
 from tonsurance.db import DSN_ENV, connect, describe, redact
-from tonsurance.errors import TonsuranceError
+from tonsurance.errors import TonsuranceError, UsageProblem
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -73,13 +74,33 @@ def server_admin_dsn() -> str:
     return LOCAL_SERVER if _reachable(LOCAL_SERVER) else _private_server()
 
 
-def choose_database() -> str:
+def database_name(environment: str) -> str:
+    """`tonsurance` for the default environment, `tonsurance_<name>` for the others: one
+    database per environment."""
+    if environment == DEFAULT_ENVIRONMENT:
+        return "tonsurance"
+    return "tonsurance_" + environment.replace("-", "_")
+
+
+def choose_database(environment: str = DEFAULT_ENVIRONMENT) -> str:
     explicit = os.environ.get(DSN_ENV)
     if explicit:
         return explicit
     if _reachable(LOCAL_SERVER):
-        return _ensure_database(LOCAL_SERVER, "tonsurance")
-    return _ensure_database(_private_server(), "tonsurance")
+        return _ensure_database(LOCAL_SERVER, database_name(environment))
+    return _ensure_database(_private_server(), database_name(environment))
+
+
+def _environment(args: list[str]) -> str:
+    """`--environment NAME` (or `--environment=NAME`), else SYNCD_ENVIRONMENT, else dev."""
+    for i, arg in enumerate(args):
+        if arg == "--environment" and i + 1 < len(args):
+            return check_name(args[i + 1])
+        if arg.startswith("--environment="):
+            return check_name(arg.split("=", 1)[1])
+    if args:
+        raise UsageProblem(f"unknown arguments {' '.join(args)!r}; use --environment NAME")
+    return environment_from_env()
 
 
 def service_dsn(dsn: str) -> str:
@@ -127,10 +148,11 @@ def main() -> int:
             )
             return 3
     try:
-        dsn = choose_database()
-        print(f"database: {describe(dsn)}")
+        environment = _environment(sys.argv[1:])
+        dsn = choose_database(environment)
+        print(f"database: {describe(dsn)}, environment {environment}")
         print(migrate(dsn).message)
-        report = engine.apply_commit(ROOT, "HEAD", dsn)
+        report = engine.apply_commit(ROOT, "HEAD", dsn, environment=environment)
         result = report.result
         if result.outcome is Outcome.REFUSED:
             print(f"HEAD was refused: {result.reason}", file=sys.stderr)
@@ -155,6 +177,8 @@ def main() -> int:
                 "90",
                 "--dsn",
                 reader,
+                "--environment",
+                environment,
             ]
         )
         print(next_steps(dsn))

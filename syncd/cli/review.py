@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from syncd.cli.options import PROG, dsn_option, keys_from, repo_option
+from syncd.cli.options import PROG, dsn_option, environment_option, keys_from, repo_option
 from syncd.errors import TonsuranceError, UsageProblem
 from syncd.sync.signatures import TrustedKeys
 
@@ -83,7 +83,10 @@ def _terraform_exit_codes(detailed_exitcode: bool) -> Iterator[None]:
     metavar="FILE",
     help="Trusted OpenPGP keys that prove a Config-Override trailer (with --base/--head).",
 )
+@environment_option
+@click.pass_context
 def plan(
+    ctx: click.Context,
     repo: str,
     commit: str | None,
     base: str | None,
@@ -96,8 +99,12 @@ def plan(
     override: bool,
     allowed_signers: Path | None,
     gpg_keyring: Path | None,
+    environment: str,
 ) -> None:
     """Show what applying a commit would change; with --base/--head also its impact and guardrails.
+
+    Against a database, the plan is of one environment (--environment). With --base/--head it
+    covers every environment the change moves, unless --environment is given on the command line.
 
     With --detailed-exitcode the codes are terraform's: 0 no change, 1 error, 2 changes, so a
     usage error exits 1 rather than 2 (an unreachable dependency still exits 3).
@@ -118,6 +125,7 @@ def plan(
                     f"--head {head} needs --base, the commit to compare it with (e.g. --base main);"
                     f" to plan {head} against the database, use --commit {head}"
                 )
+            explicit = ctx.get_parameter_source("environment") is click.core.ParameterSource.COMMANDLINE
             _plan_review(
                 repo,
                 base,
@@ -128,13 +136,14 @@ def plan(
                 policy_path,
                 override,
                 keys_from(allowed_signers, gpg_keyring),
+                environment if explicit else None,
             )
             return
         if guardrails or policy_path or override:
             raise UsageProblem(
                 "--guardrails, --policy and --override judge a change: use them with --base/--head"
             )
-        prepared, diff = engine.plan_against_database(repo, commit or "HEAD", dsn)
+        prepared, diff = engine.plan_against_database(repo, commit or "HEAD", dsn, environment)
         if not prepared.validation.ok:
             click.echo(render_problems(prepared.validation), err=True)
             raise click.exceptions.Exit(1)
@@ -153,13 +162,16 @@ def _plan_review(
     policy_path: str | None,
     override: bool,
     keys: TrustedKeys | None,
+    only: str | None,
 ) -> None:
-    """`plan --base --head`: the review, then one error line per flagged change and exit 1."""
-    from syncd.render.review import RENDERERS
+    """`plan --base --head`: the review of each environment (or only `only`, shown as a single
+    plan), then one error line per flagged change and exit 1."""
+    from syncd.render import review as single
+    from syncd.render.environments import RENDERERS
     from syncd.render.validation import render_text as render_problems
-    from syncd.review.review import review_between
+    from syncd.review.review import review_environments
 
-    review = review_between(
+    reviews = review_environments(
         repo,
         base,
         head,
@@ -167,29 +179,46 @@ def _plan_review(
         guardrails=guardrails is not False,
         override=override,
         keys=keys,
+        only=only,
     )
-    if not review.after.validation.ok:
-        click.echo(render_problems(review.after.validation), err=True)
-        raise click.exceptions.Exit(1)
-    if not review.before.validation.ok:
-        count = len(review.before.validation.problems)
-        problems = f"{count} problem{'s' if count != 1 else ''}"
-        click.echo(f"{PROG}: warning: the base {base} does not validate ({problems})", err=True)
-    click.echo(RENDERERS[fmt](review))
-    checks = review.guardrails
-    if checks is not None and checks.findings:
+    for review in reviews.reviews.values():
+        if not review.after.validation.ok:
+            click.echo(render_problems(review.after.validation), err=True)
+            raise click.exceptions.Exit(1)
+    for name, review in reviews.reviews.items():
+        if not review.before.validation.ok:
+            count = len(review.before.validation.problems)
+            problems = f"{count} problem{'s' if count != 1 else ''}"
+            for_env = "" if only else f" for {name}"
+            click.echo(
+                f"{PROG}: warning: the base {base} does not validate{for_env} ({problems})",
+                err=True,
+            )
+    if only:
+        click.echo(single.RENDERERS[fmt](reviews.reviews[only]))
+    else:
+        click.echo(RENDERERS[fmt](reviews))
+    failed = False
+    for name, review in reviews.reviews.items():
+        checks = review.guardrails
+        if checks is None or not checks.findings:
+            continue
+        where = "" if only else f"{name}: "
         if checks.override is not None:
             click.echo(
-                f"{PROG}: warning: {len(checks.findings)} flagged, {checks.override.describe()}",
+                f"{PROG}: warning: {where}{len(checks.findings)} flagged,"
+                f" {checks.override.describe()}",
                 err=True,
             )
         else:
             for finding in checks.findings:
-                click.echo(f"{PROG}: error: guardrail: {finding}", err=True)
+                click.echo(f"{PROG}: error: guardrail: {where}{finding}", err=True)
             for why in checks.rejected:
-                click.echo(f"{PROG}: warning: {why}", err=True)
-            raise click.exceptions.Exit(1)
-    if detailed_exitcode and not review.diff.empty:
+                click.echo(f"{PROG}: warning: {where}{why}", err=True)
+            failed = True
+    if failed:
+        raise click.exceptions.Exit(1)
+    if detailed_exitcode and reviews.changed:
         raise click.exceptions.Exit(2)
 
 

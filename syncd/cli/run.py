@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from syncd.cli.options import dsn_option, gate_from, trust_options
+from syncd.cli.options import dsn_option, environment_option, gate_from, trust_options
 
 
 @click.command()
@@ -142,6 +142,7 @@ from syncd.cli.options import dsn_option, gate_from, trust_options
     " database, git, the disk or file descriptors are unavailable.",
 )
 @trust_options
+@environment_option
 def run(
     repo: str,
     branch: str,
@@ -164,6 +165,7 @@ def run(
     allowed_signers: Path | None,
     gpg_keyring: Path | None,
     guardrails: bool | None,
+    environment: str,
 ) -> None:
     """Keep the database at the newest commit of a branch: poll, watch, webhook, self-heal."""
     import os
@@ -194,6 +196,7 @@ def run(
         gate=gate_from(verify_signatures, allowed_signers, gpg_keyring, guardrails),
         console=console,
         console_dsn=console_dsn,
+        environment=environment,
     )
     code = run_daemon(options, lambda event: render(event, context))
     if code:

@@ -26,6 +26,8 @@ from syncd.sync.diff import Diff
 from syncd.sync.locks import Leadership
 from syncd.sync.outcomes import Lineage, Outcome, Refusal
 from syncd.sync.pipeline import ApplyGate, PreparedCommit, apply_prepared, lineage, prepare
+from syncd.sync.transaction import wrong_environment
+from tonsurance.config.environments import DEFAULT_ENVIRONMENT
 
 _CACHE_SIZE = 4
 
@@ -51,7 +53,9 @@ class Reconciler:
         leadership: Leadership,
         announce: Callable[[Event], None] | None = None,
         gate: ApplyGate | None = None,
+        environment: str = DEFAULT_ENVIRONMENT,
     ) -> None:
+        self.environment = environment
         self.mirror = mirror
         self.leadership = leadership
         self.announce = announce or (lambda event: None)
@@ -70,6 +74,7 @@ class Reconciler:
         self._prepared: dict[str, PreparedCommit] = {}
         self._drift_seen: tuple[str, ...] = ()
         self._blind_to: str | None = None
+        self._wrong_logged: str | None = None
 
     def lost_connection(self) -> None:
         """Let go of the leader lock after a fault; the role is decided again on reconnect."""
@@ -79,7 +84,7 @@ class Reconciler:
     def prepared(self, sha: str) -> PreparedCommit:
         found = self._prepared.get(sha)
         if found is None:
-            found = prepare(self.mirror.repo, sha)
+            found = prepare(self.mirror.repo, sha, self.environment)
             if len(self._prepared) >= _CACHE_SIZE:
                 self._prepared.pop(next(iter(self._prepared)))
             self._prepared[sha] = found
@@ -138,6 +143,8 @@ class Reconciler:
         head = fetched.head
         sync = self._read(conn, head)
         applied = sync.get("applied_commit")
+        if self._serves_another(sync.get("environment"), head):
+            return "done"
         if not self._take_role():
             self._publish_lag(applied, head)
             return "done"
@@ -168,6 +175,27 @@ class Reconciler:
             self._check_drift(conn, applied)
         self._publish_lag(applied, head)
         return result
+
+    def _serves_another(self, served: str | None, head: str) -> bool:
+        """The database serves another environment: apply nothing, say so once, stay unready."""
+        with self.state.lock:
+            self.state.database_environment = served
+        if not served or served == self.environment:
+            self._wrong_logged = None
+            return False
+        if self._wrong_logged != served:
+            self._wrong_logged = served
+            event(
+                "wrong_environment",
+                f"refusing to apply {_short(head)}: {wrong_environment(served, self.environment)}",
+                logging.ERROR,
+                environment=self.environment,
+                database_environment=served,
+            )
+        with self.state.lock:
+            self.state.head_refused = True
+        self.metrics.head_refused.set(1)
+        return True
 
     def _apply(
         self, conn: psycopg.Connection[Any], sha: str, relation: str, applied: str | None

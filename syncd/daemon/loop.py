@@ -47,6 +47,7 @@ from syncd.daemon.webhook import SECRET_ENV, secret_from_env
 from syncd.errors import GitUnavailable, ResourceExhausted
 from syncd.sync.locks import Leadership
 from syncd.sync.pipeline import ApplyGate
+from tonsurance.config.environments import DEFAULT_ENVIRONMENT
 from tonsurance.db import connect_primary, describe, resolve_dsn
 from tonsurance.errors import Unavailable, UsageProblem
 
@@ -92,6 +93,7 @@ class RunOptions:
     gate: ApplyGate | None = None  # signatures and guardrails judged before each apply
     console: bool = True  # serve the read-only web console under /ui/
     console_dsn: str | None = None  # the console's database address; default `dsn`
+    environment: str = DEFAULT_ENVIRONMENT
 
 
 def _one_line(exc: BaseException) -> str:
@@ -121,7 +123,7 @@ class Daemon:
             options.state_dir or default_state_dir(),
             options.fetch_timeout,
         )
-        self.meter = Metrics(options.branch)
+        self.meter = Metrics(options.branch, options.environment)
         self.notifier: Notifier | None = None
         announce: Callable[[Event], None] | None = None
         outages = None
@@ -137,6 +139,7 @@ class Daemon:
             self.mirror.display_url,
             options.branch,
             options.self_heal,
+            options.environment,
             fresh_within=FRESH_INTERVALS * options.interval + options.fetch_timeout,
         )
         self.blocked = BlockedApplies(self.state, self.meter, options.interval)
@@ -151,6 +154,7 @@ class Daemon:
             Leadership(self._connect),
             announce,
             options.gate,
+            options.environment,
         )
         self.wakeup = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
@@ -344,9 +348,10 @@ class Daemon:
         event(
             "started",
             f"following {opts.branch} of {self.mirror.display_url} every {opts.interval:g} s"
-            f" into {describe(resolve_dsn(opts.dsn))}",
+            f" into {describe(resolve_dsn(opts.dsn))} as the {opts.environment} environment",
             repo=self.mirror.display_url,
             branch=opts.branch,
+            environment=opts.environment,
             interval=opts.interval,
             listen=http.address if http else None,
             max_connections=http.limits.max_connections if http else None,

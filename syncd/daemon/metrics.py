@@ -22,15 +22,18 @@ APPLY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 
 class Metrics:
     """Counters, gauges and the apply-duration histogram that `/metrics` exposes."""
 
-    def __init__(self, branch: str) -> None:
+    def __init__(self, branch: str, environment: str = "dev") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
         ProcessCollector(registry=reg)
         PlatformCollector(registry=reg)
         self.info = Gauge(
-            "syncd_info", "Always 1; the branch this daemon follows.", ["branch"], registry=reg
+            "syncd_info",
+            "Always 1; the branch this daemon follows and the environment it applies.",
+            ["branch", "environment"],
+            registry=reg,
         )
-        self.info.labels(branch).set(1)
+        self.info.labels(branch, environment).set(1)
         self.applies = Counter(
             "syncd_applies",
             "Commits handed to the sync engine, by outcome.",

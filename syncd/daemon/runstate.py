@@ -30,6 +30,8 @@ class RunState:
     repo: str
     branch: str
     self_heal: bool
+    environment: str = "dev"
+    database_environment: str | None = None  # the one the database records it serves
     fresh_within: float = 90.0  # seconds a successful fetch keeps the daemon ready
     started_at: float = field(default_factory=time.time)
     head: str | None = None
@@ -83,6 +85,10 @@ class RunState:
             stale = self._stale(time.time())
             if stale or self.head is None:
                 return False, stale or "the branch has not been fetched yet"
+            if self.database_environment not in (None, self.environment):
+                return False, (
+                    f"the database serves {self.database_environment!r}, not {self.environment!r}"
+                )
             if self.applied != self.head:
                 why = " (the head failed validation)" if self.head_refused else ""
                 return (
@@ -97,6 +103,8 @@ class RunState:
             return {
                 "repo": self.repo,
                 "branch": self.branch,
+                "environment": self.environment,
+                "database_environment": self.database_environment,
                 "role": self.role,
                 "branch_head": self.head,
                 "applied_commit": self.applied,

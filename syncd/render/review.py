@@ -145,9 +145,9 @@ def guardrails_markdown(result: GuardrailResult) -> list[str]:
     return out
 
 
-def render_markdown(review: Review) -> str:
+def render_markdown(review: Review, title: str | None = None) -> str:
     base, new = _short(review.before.info.sha), _short(review.after.info.sha)
-    head = f"## Configuration plan `{base}` → `{new}`"
+    head = title or f"## Configuration plan `{base}` → `{new}`"
     if not review.before.validation.ok:
         return (
             head

@@ -10,6 +10,7 @@ from syncd.sync.status import SyncStatus
 def render_text(status: SyncStatus) -> str:
     applied = status.applied_commit
     lines = [
+        f"environment:     {status.environment or '(none yet: recorded by the first apply)'}",
         f"applied commit:  {applied or '(none yet)'}"
         + (f" at {status.applied_at} by {status.applied_by}" if applied else ""),
         f"last attempt:    {status.attempted_commit or '(none)'} -> {status.attempt_outcome or '-'}"

@@ -55,12 +55,20 @@ class TrustGate:
     def _judge_change(
         self, repo: git.Repo, applied: str, prepared: PreparedCommit, provenance: Provenance
     ) -> GateVerdict:
-        before = prepare(repo, applied)
+        before = prepare(repo, applied, prepared.environment)
         if not before.validation.ok:
             return GateVerdict(provenance)
         diff = diff_states(before.state, prepared.state)
         policy = load_policy(repo, applied, prepared.info.sha, self.policy_path)
-        checks = run_guardrails(repo, diff, policy, applied, prepared.info.sha, keys=self.keys)
+        checks = run_guardrails(
+            repo,
+            diff,
+            policy,
+            applied,
+            prepared.info.sha,
+            keys=self.keys,
+            environment=prepared.environment,
+        )
         if not checks.passed:
             findings = "; ".join(str(finding) for finding in checks.findings)
             rejected = "".join(f" ({why})" for why in checks.rejected)

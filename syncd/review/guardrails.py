@@ -13,7 +13,7 @@ when the pull request has the label `config-override`), or by a trailer line
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,27 @@ class ReviewPolicy:
     impact: ImpactSettings
     source: str
     overrides: OverridePolicy = OverridePolicy()
+    environment_rules: Mapping[str, Rules] = field(default_factory=dict)
+
+    def rules_for(self, environment: str | None) -> Rules:
+        """The guardrails of `environment`: its own settings where the policy gives them."""
+        return self.environment_rules.get(environment or "", self.rules)
+
+
+def _environment_rules(general: Rules, doc: Mapping[str, Any]) -> dict[str, Rules]:
+    out: dict[str, Rules] = {}
+    for name, own in doc.get("environments", {}).items():
+        limits = dict(general.max_relative_change)
+        limits.update({k: float(v) for k, v in own.get("max_relative_change", {}).items()})
+        out[name] = Rules(
+            max_relative_change=limits,
+            parameter_removed=bool(own.get("parameter_removed", general.parameter_removed)),
+            row_removed=bool(own.get("row_removed", general.row_removed)),
+            minimum_premium_lowered=bool(
+                own.get("minimum_premium_lowered", general.minimum_premium_lowered)
+            ),
+        )
+    return out
 
 
 def _schema_bytes() -> bytes:
@@ -127,7 +148,7 @@ def _build(doc: Mapping[str, Any], source: str) -> ReviewPolicy:
     )
     o = doc.get("overrides", {})
     overrides = OverridePolicy(frozenset(o.get("principals", ())), bool(o.get("label", True)))
-    return ReviewPolicy(rules, settings, source, overrides)
+    return ReviewPolicy(rules, settings, source, overrides, _environment_rules(rules, g))
 
 
 def _policy_blob(commit: git.Commit) -> bytes | None:
@@ -341,13 +362,15 @@ def run_guardrails(
     *,
     override_flag: bool = False,
     keys: TrustedKeys | None = None,
+    environment: str | None = None,
 ) -> GuardrailResult:
     """Check `diff` against the rules and look for an override that counts.
 
     The flag (the pull-request label) counts when the policy allows it; a trailer counts only
     when `signed_override` accepts it. Trailers that do not count are listed with the reason.
+    The rules are those of `environment` where the policy gives it its own.
     """
-    findings = check_diff(diff, policy.rules)
+    findings = check_diff(diff, policy.rules_for(environment))
     if not findings:
         return GuardrailResult(findings, None)
     rejected: list[str] = []

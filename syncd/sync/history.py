@@ -14,7 +14,17 @@ import psycopg
 from syncd.sync.gitsource import open_repo
 from syncd.sync.provenance import read_provenance
 from tonsurance.config.keymap import TABLE_LIST_KEY, flatten, value_type_of
-from tonsurance.config.layout import CONFIG_FILES, PARAMETER_FILES
+from tonsurance.config.environments import DEFAULT_ENVIRONMENT, find_environments
+from tonsurance.config.layout import (
+    CONFIG_FILES,
+    ENVIRONMENT_FILES,
+    OVERLAY_DIR,
+    PARAMETER_FILES,
+    schema_path,
+)
+from tonsurance.config.overlay import merge
+from tonsurance.config.problems import Positions
+from tonsurance.config.sources import SourceFiles
 from tonsurance.config.normal import normal_value
 from tonsurance.config.yamlread import YamlProblem, read_yaml
 from tonsurance.db import connect
@@ -43,13 +53,51 @@ def parse_name(name: str) -> tuple[str, str]:
     return category, key
 
 
-def value_at(commit: git.Commit, category: str, key: str) -> Any:
-    """The value (or table row) at `commit`, `_MISSING` when absent or unreadable."""
+def _environment_files(commit: git.Commit) -> SourceFiles:
+    """The declaration, its schema and the overlays at `commit` (nothing else is needed)."""
+    sources = SourceFiles(origin=commit.hexsha)
+    for path in (ENVIRONMENT_FILES, schema_path(ENVIRONMENT_FILES)):
+        try:
+            sources.files[path] = (commit.tree / path).data_stream.read()
+        except KeyError:
+            pass
+    try:
+        folder = commit.tree / OVERLAY_DIR
+    except KeyError:
+        return sources
+    for item in folder.traverse():
+        if isinstance(item, git.Blob):
+            sources.files[str(item.path)] = item.data_stream.read()
+    return sources
+
+
+def _rendered(
+    commit: git.Commit, category: str, document: Any, environment: str | None
+) -> Any:
+    """`document` with `environment`'s overlay of that file merged in (None: the base alone)."""
+    if environment is None:
+        return document
+    envs = find_environments(_environment_files(commit))
+    parts = [p for p in envs.parts(environment) if p.name == category]
+    if not parts:
+        return document
+    merged = merge({category: document}, {category: Positions(CONFIG_FILES[category])}, parts)
+    return merged.documents[category] if not merged.problems else _MISSING
+
+
+def value_at(
+    commit: git.Commit, category: str, key: str, environment: str | None = None
+) -> Any:
+    """The value (or table row) at `commit` in `environment` (None: the base), `_MISSING` when
+    absent or unreadable."""
     try:
         blob = commit.tree / CONFIG_FILES[category]
         document, _ = read_yaml(blob.data_stream.read(), CONFIG_FILES[category])
     except (KeyError, YamlProblem):
         return _MISSING
+    if not isinstance(document, dict):
+        return _MISSING
+    document = _rendered(commit, category, document, environment)
     if not isinstance(document, dict):
         return _MISSING
     if category in PARAMETER_FILES:
@@ -63,13 +111,18 @@ def value_at(commit: git.Commit, category: str, key: str) -> Any:
     return _MISSING
 
 
-def git_history(repo: git.Repo, category: str, key: str, rev: str = "HEAD") -> list[HistoryEntry]:
-    """Oldest first: every commit after which the value differs from before it."""
+def git_history(
+    repo: git.Repo, category: str, key: str, rev: str = "HEAD", environment: str | None = None
+) -> list[HistoryEntry]:
+    """Oldest first: every commit after which the value (in `environment`) differs from before it."""
     entries: list[HistoryEntry] = []
     previous: Any = _MISSING
-    commits = list(repo.iter_commits(rev, paths=CONFIG_FILES[category], first_parent=True))
+    paths = [CONFIG_FILES[category]]
+    if environment is not None:
+        paths += [ENVIRONMENT_FILES, OVERLAY_DIR]
+    commits = list(repo.iter_commits(rev, paths=paths, first_parent=True))
     for commit in reversed(commits):
-        value = value_at(commit, category, key)
+        value = value_at(commit, category, key, environment)
         if value != previous:
             message = commit.message if isinstance(commit.message, str) else commit.message.decode()
             entries.append(
@@ -114,12 +167,13 @@ def _reached_via_later_commit(
 
 
 def history(
-    repo_path: str | Path, name: str, dsn: str | None
+    repo_path: str | Path, name: str, dsn: str | None, environment: str = DEFAULT_ENVIRONMENT
 ) -> tuple[list[HistoryEntry], list[tuple[Any, ...]]]:
-    """The git history of one value, joined with the audit log's record of each commit reaching the database."""
+    """The git history of one value in `environment`, joined with the audit log's record of each
+    commit reaching the database."""
     category, key = parse_name(name)
     repo = open_repo(repo_path)
-    entries = git_history(repo, category, key)
+    entries = git_history(repo, category, key, environment=environment)
     with connect(dsn) as conn:
         rows = audit_rows(conn, category, key)
         proven = read_provenance(conn, [entry.sha for entry in entries])

@@ -10,16 +10,18 @@ import git
 import psycopg
 from psycopg import sql
 
-from syncd.errors import Blocked
+from syncd.errors import Blocked, PlanRefused
 from syncd.sync.database_diff import diff_database
 from syncd.sync.database_state import read_sync_state
 from syncd.sync.diff import Diff, diff_states
 from syncd.sync.gitsource import CommitInfo, open_repo, read_commit, resolve_commit
 from syncd.sync.outcomes import Lineage, Outcome, Refusal
 from syncd.sync.provenance import Provenance, pull_request_number
-from syncd.sync.transaction import ApplyResult, apply_state, record_refusal
+from syncd.sync.transaction import ApplyResult, apply_state, record_refusal, wrong_environment
+from tonsurance.config.environments import DEFAULT_ENVIRONMENT, find_environments
+from tonsurance.config.render import render_environment, validate_environment
 from tonsurance.config.state import ConfigState
-from tonsurance.config.validation import ValidationResult, validate_sources
+from tonsurance.config.validation import ValidationResult, conclude, parse_sources
 from tonsurance.db import connect, connect_primary
 
 DEFAULT_LOCK_TIMEOUT = 30.0
@@ -27,6 +29,8 @@ DEFAULT_LOCK_TIMEOUT = 30.0
 
 @dataclass
 class PreparedCommit:
+    """One environment's configuration at one commit, validated."""
+
     info: CommitInfo
     validation: ValidationResult
 
@@ -35,11 +39,47 @@ class PreparedCommit:
         assert self.validation.state is not None
         return self.validation.state
 
+    @property
+    def environment(self) -> str:
+        return self.validation.environment or DEFAULT_ENVIRONMENT
 
-def prepare(repo: git.Repo, rev: str) -> PreparedCommit:
-    """Read `rev`'s configuration from git objects and validate it."""
+
+def prepare(repo: git.Repo, rev: str, environment: str = DEFAULT_ENVIRONMENT) -> PreparedCommit:
+    """Read `rev`'s configuration from git objects and render and validate `environment`."""
     commit = resolve_commit(repo, rev)
-    return PreparedCommit(CommitInfo.of(commit), validate_sources(read_commit(commit)))
+    return PreparedCommit(
+        CommitInfo.of(commit), validate_environment(read_commit(commit), environment)
+    )
+
+
+def prepare_environments(
+    repo: git.Repo, rev: str, names: list[str] | None = None
+) -> tuple[dict[str, PreparedCommit], tuple[str, ...]]:
+    """Every environment `rev` declares (or `names`), read and parsed once, rendered each; and
+    the names `rev` declares. A commit that declares no environments at all (one from before
+    they existed) renders the base for every name asked for."""
+    commit = resolve_commit(repo, rev)
+    info = CommitInfo.of(commit)
+    sources = read_commit(commit)
+    parsed, envs = parse_sources(sources), find_environments(sources)
+    wanted = list(envs.declared) if names is None else names
+    out: dict[str, PreparedCommit] = {}
+    for name in wanted:
+        if not envs.present:
+            result = conclude(
+                parsed, parsed.documents, parsed.positions, parsed.problems, parsed.valid
+            )
+            result.environment = name
+        else:
+            result = render_environment(parsed, envs, name)
+        out[name] = PreparedCommit(info, result)
+    return out, envs.declared
+
+
+def served_environment(conn: psycopg.Connection[Any]) -> str | None:
+    """The environment the database records as the one it serves (None before the first apply)."""
+    served = read_sync_state(conn).get("environment")
+    return str(served) if served else None
 
 
 def lineage(repo: git.Repo, previous: str | None, sha: str) -> Lineage:
@@ -117,9 +157,16 @@ def apply_prepared(
     `gate` judges a commit other than the applied one before it is applied; a refusal is
     recorded like an invalid commit.
     """
-    previous = read_sync_state(conn).get("applied_commit")
+    sync = read_sync_state(conn)
     conn.commit()
+    previous, served = sync.get("applied_commit"), sync.get("environment")
     relation = lineage(repo, previous, prepared.info.sha)
+    if served and served != prepared.environment:
+        reason = wrong_environment(served, prepared.environment)
+        return ApplyReport(
+            ApplyResult(Outcome.REFUSED, prepared.info.sha, previous=previous, reason=reason),
+            relation,
+        )
     if not prepared.validation.ok:
         reason = refusal_reason(prepared.validation)
         if not dry_run:
@@ -158,6 +205,7 @@ def apply_prepared(
         wait_for_lock=wait_for_lock,
         base=(base.info.sha, base.state) if base is not None and base.validation.ok else None,
         provenance=verdict.provenance,
+        environment=prepared.environment,
     )
     return ApplyReport(outcome, relation)
 
@@ -171,8 +219,9 @@ def apply_commit(
     dry_run: bool = False,
     gate: ApplyGate | None = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    environment: str = DEFAULT_ENVIRONMENT,
 ) -> ApplyReport:
-    """`syncd apply`: make the database equal to `rev`.
+    """`syncd apply`: make the database equal to `rev`'s rendering of `environment`.
 
     No wait for a lock (the apply lock, a row an open transaction holds) lasts longer than
     `lock_timeout` seconds: then Blocked is raised and nothing is written.
@@ -182,7 +231,7 @@ def apply_commit(
     the result stays `superseded` and nothing is written: an older commit never wins a race.
     """
     repo = open_repo(repo_path)
-    prepared = prepare(repo, rev)
+    prepared = prepare(repo, rev, environment)
     with connect_primary(dsn) as conn:
         conn.execute(sql.SQL("set lock_timeout = {}").format(f"{int(lock_timeout * 1000)}ms"))
         conn.commit()
@@ -210,23 +259,27 @@ def apply_commit(
 
 
 def plan_against_database(
-    repo_path: str | Path, rev: str, dsn: str | None
+    repo_path: str | Path, rev: str, dsn: str | None, environment: str = DEFAULT_ENVIRONMENT
 ) -> tuple[PreparedCommit, Diff]:
-    """The difference between `rev` and what the database holds now."""
-    prepared = prepare(open_repo(repo_path), rev)
+    """The difference between `rev`'s rendering of `environment` and what the database holds;
+    PlanRefused when the database serves another environment."""
+    prepared = prepare(open_repo(repo_path), rev, environment)
     if not prepared.validation.ok:
         return prepared, Diff()
     with connect(dsn) as conn:
         with conn.transaction():
+            served = served_environment(conn)
+            if served and served != environment:
+                raise PlanRefused(wrong_environment(served, environment))
             return prepared, diff_database(conn, prepared.state)
 
 
 def plan_between(
-    repo_path: str | Path, base: str, head: str
+    repo_path: str | Path, base: str, head: str, environment: str = DEFAULT_ENVIRONMENT
 ) -> tuple[PreparedCommit, PreparedCommit, Diff]:
-    """The difference between two commits, without a database."""
+    """The difference between two commits' renderings of `environment`, without a database."""
     repo = open_repo(repo_path)
-    before, after = prepare(repo, base), prepare(repo, head)
+    before, after = prepare(repo, base, environment), prepare(repo, head, environment)
     if not (before.validation.ok and after.validation.ok):
         return before, after, Diff()
     return before, after, diff_states(before.state, after.state)

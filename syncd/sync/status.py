@@ -18,8 +18,11 @@ select (select count(*) from config_parameters),
 
 @dataclass(frozen=True)
 class SyncStatus:
-    """What the database says about its sync: times are ISO 8601 text, as in the JSON output."""
+    """What the database says about its sync: times are ISO 8601 text, as in the JSON output.
 
+    `environment` is the one the database serves (recorded by its first apply)."""
+
+    environment: str | None
     applied_commit: str | None
     applied_at: str | None
     applied_by: str | None
@@ -54,6 +57,7 @@ def read_status(dsn: str | None) -> SyncStatus:
                 cur.execute(_COUNTS)
                 params, depegs, scenarios = cur.fetchone() or (0, 0, 0)
     return SyncStatus(
+        environment=_text(sync.get("environment")),
         applied_commit=_text(sync.get("applied_commit")),
         applied_at=_text(sync.get("applied_at")),
         applied_by=_text(sync.get("applied_by")),

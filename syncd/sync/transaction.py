@@ -73,6 +73,14 @@ class _DryRun(Exception):
     pass
 
 
+def wrong_environment(served: str, wanted: str) -> str:
+    """The one line refusing an apply of `wanted`'s configuration to `served`'s database."""
+    return (
+        f"this database serves the environment {served!r}; refusing to apply the {wanted!r}"
+        f" configuration (run with --environment {served}, or point --dsn at {wanted}'s database)"
+    )
+
+
 def _record_attempt(
     conn: psycopg.Connection[Any],
     info: CommitInfo,
@@ -82,6 +90,7 @@ def _record_attempt(
     *,
     applied: bool,
     reapply: bool = False,
+    environment: str | None = None,
 ) -> None:
     """Record the attempt in sync_state and sync_runs.
 
@@ -103,8 +112,9 @@ def _record_attempt(
             )
         if applied:
             cur.execute(
-                "update sync_state set applied_commit = %s, applied_at = now(), applied_by = %s",
-                (info.sha, who),
+                "update sync_state set applied_commit = %s, applied_at = now(), applied_by = %s,"
+                " environment = coalesce(environment, %s)",
+                (info.sha, who, environment),
             )
         cur.execute(
             "insert into sync_runs (commit, started_at, finished_at, outcome, changes, message, host)"
@@ -169,11 +179,14 @@ def apply_state(
     wait_for_lock: bool = True,
     base: tuple[str, ConfigState] | None = None,
     provenance: Provenance | None = None,
+    environment: str | None = None,
 ) -> ApplyResult:
     """Reconcile the database to `state` (already validated) for commit `info`.
 
     `provenance`, who the commit comes from as far as it was proven, is recorded beside the
-    audit rows when the commit becomes the applied one.
+    audit rows when the commit becomes the applied one. `environment` names whose
+    configuration `state` is: the first apply records it, and a database that serves another
+    environment refuses the apply and changes nothing.
 
     `base` is (sha, state) of a commit the caller knows; when it is the applied commit and the
     audit log shows no hand edit since the last sync, the diff is computed against it in memory
@@ -188,6 +201,14 @@ def apply_state(
                 )
             sync = read_sync_state(conn)
             result.previous = sync.get("applied_commit")
+            served = sync.get("environment")
+            if environment is not None and served is not None and served != environment:
+                return ApplyResult(
+                    Outcome.REFUSED,
+                    info.sha,
+                    previous=result.previous,
+                    reason=wrong_environment(served, environment),
+                )
             if expected_applied is not UNCHECKED and result.previous != expected_applied:
                 return ApplyResult(
                     Outcome.SUPERSEDED,
@@ -217,6 +238,7 @@ def apply_state(
                 len(result.diff.params) + len(result.diff.rows) if changed else 0,
                 applied=result.outcome is not Outcome.REFUSED,
                 reapply=result.previous == info.sha and result.outcome is not Outcome.REFUSED,
+                environment=environment,
             )
             if provenance is not None and result.outcome is not Outcome.REFUSED:
                 if result.previous != info.sha:

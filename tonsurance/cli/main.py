@@ -13,7 +13,9 @@ import click
 
 from tonsurance.cli import boundary as cliboundary
 from tonsurance.config.layout import CONFIG_DIR, default_root
+from tonsurance.config.environments import DEFAULT_ENVIRONMENT, check_name, environment_from_env
 from tonsurance.config.loader import ConfigLoader
+from tonsurance.config.served import check_served
 from tonsurance.config.model import Snapshot
 from tonsurance.db import describe, resolve_dsn
 from tonsurance.errors import UsageProblem
@@ -37,15 +39,21 @@ def main(debug: bool) -> None:
     """Tonsurance pricing from the configuration synced from git."""
 
 
-def load_snapshot(dsn: str | None) -> tuple[Snapshot, str | None]:
-    """The database's snapshot, else the file defaults with the reason the database failed."""
-    loader = ConfigLoader(dsn, listen=False)
+def load_snapshot(
+    dsn: str | None, environment: str | None = None
+) -> tuple[Snapshot, str | None]:
+    """The database's snapshot, else `environment`'s file defaults with the reason the database
+    failed; InvalidConfig when the database serves another environment."""
+    name = environment or environment_from_env()
+    loader = ConfigLoader(dsn, listen=False, environment=name)
     try:
         loader.start(background=False)
         snap = loader.snapshot
         reason = None if snap.source == "database" else loader.stats()["last_error"]
     finally:
         loader.stop()
+    if snap.source == "database":
+        check_served(dsn, name)
     return snap, reason
 
 
@@ -138,6 +146,16 @@ def _finite(name: str, value: float | None) -> None:
     callback=cliboundary.remember_dsn,
     help="Database address; default TONSURANCE_DSN, else libpq's PG* variables.",
 )
+@click.option(
+    "--environment",
+    default=DEFAULT_ENVIRONMENT,
+    show_default=True,
+    envvar="SYNCD_ENVIRONMENT",
+    metavar="NAME",
+    callback=lambda ctx, param, value: check_name(value),
+    help="The environment whose configuration to quote with (its file defaults when the database"
+    " is down); a database serving another one is refused.",
+)
 def quote(
     asset: str,
     coverage_usd: float,
@@ -147,6 +165,7 @@ def quote(
     risk_scores: tuple[str, ...],
     loss_ratio: float | None,
     dsn: str | None,
+    environment: str,
 ) -> None:
     """Quote the premium for COVERAGE_USD of ASSET (file defaults if the database is down)."""
     for name, value in (
@@ -158,7 +177,7 @@ def quote(
         _finite(name, value)
     _check_ranges(coverage_usd, days, trigger, utilization, loss_ratio)
     scores = _parse_scores(risk_scores)
-    snap, reason = load_snapshot(dsn)
+    snap, reason = load_snapshot(dsn, environment)
     if reason is not None:
         click.echo(f"{PROG}: warning: using the file defaults; {reason}", err=True)
     _check_spelling(asset, snap)

@@ -8,6 +8,7 @@ holding files named like the base ones. Every file-level mistake is one problem 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,6 +25,11 @@ DEFAULT_ENVIRONMENT = "dev"
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,31}")
 NAME_RULE = "a lower-case letter, then lower-case letters, digits or '-', at most 32 characters"
 _BASE_NAMES = {path.rsplit("/", 1)[-1]: name for name, path in CONFIG_FILES.items()}
+
+
+def environment_from_env() -> str:
+    """The environment named by SYNCD_ENVIRONMENT, else the default for local use."""
+    return check_name(os.environ.get("SYNCD_ENVIRONMENT") or DEFAULT_ENVIRONMENT)
 
 
 def check_name(name: str) -> str:

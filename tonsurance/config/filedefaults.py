@@ -10,22 +10,26 @@ import logging
 import os
 from pathlib import Path
 
+from tonsurance.config.environments import environment_from_env
 from tonsurance.config.gitorigin import DefaultsOrigin, defaults_origin
 from tonsurance.config.layout import default_root
 from tonsurance.config.model import ParamKey
+from tonsurance.config.render import validate_environment
 from tonsurance.config.snapshot import snapshot_from_state
 from tonsurance.config.sources import read_directory
-from tonsurance.config.typed import TypedView, typed_view
-from tonsurance.config.validation import validate_sources
+from tonsurance.config.render import validate_environment
 from tonsurance.errors import InvalidConfig, TonsuranceError, Unavailable
 
 log = logging.getLogger("tonsurance.config")
 
 
-def load_file_defaults(root: str | os.PathLike[str] | None = None) -> TypedView:
-    """Validate `root/config` (default: the shipped one) and return it as a typed view."""
+def load_file_defaults(
+    root: str | os.PathLike[str] | None = None, environment: str | None = None
+) -> TypedView:
+    """Render `environment` (default: SYNCD_ENVIRONMENT, else dev) from `root/config` (default:
+    the shipped one), validate it and return it as a typed view."""
     base = Path(root) if root is not None else default_root()
-    result = validate_sources(read_directory(base))
+    result = validate_environment(read_directory(base), environment or environment_from_env())
     if not result.ok or result.state is None:
         first = str(result.problems[0]) if result.problems else "no configuration found"
         more = len(result.problems) - 1
@@ -36,13 +40,15 @@ def load_file_defaults(root: str | os.PathLike[str] | None = None) -> TypedView:
 
 
 def fall_back_to_files(
-    root: str | os.PathLike[str] | None, db_error: TonsuranceError
+    root: str | os.PathLike[str] | None,
+    db_error: TonsuranceError,
+    environment: str | None = None,
 ) -> tuple[TypedView, DefaultsOrigin]:
     """The file defaults for a loader that could not read the database, logged with where they
     come from; uncommitted edits among them get a warning of their own."""
     base = Path(root) if root is not None else default_root()
     try:
-        view = load_file_defaults(base)
+        view = load_file_defaults(base, environment)
     except TonsuranceError as file_error:
         raise Unavailable(f"no configuration available: {db_error}; and {file_error}") from None
     origin = defaults_origin(base)

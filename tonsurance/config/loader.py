@@ -78,11 +78,13 @@ class ConfigLoader(TypedReads):
         timeout: float = 5.0,
         stale_after: float | None = None,
         defaults_root: str | os.PathLike[str] | None = None,
+        environment: str | None = None,
     ) -> None:
         """`mode`: "listen" (kept connection, NOTIFY, a reload every `interval` s) or "poll" (a
         version check every `poll_interval` s, no connection held between checks). `listen=False`
         keeps LISTEN mode's timer without its LISTEN connection. `timeout` bounds each database
         read; `stale_after` (default: three check periods) is when stats() calls the loader stale.
+        `environment` (default SYNCD_ENVIRONMENT, else dev) is whose file defaults are rendered.
         """
         try:
             self.mode = Mode(mode)
@@ -102,6 +104,7 @@ class ConfigLoader(TypedReads):
         self._schedule = Schedule(period, 0.1, poll=self.mode is Mode.POLL)
         self._listen = listen and self.mode is Mode.LISTEN
         self._defaults_root = defaults_root
+        self._environment = environment
         self._view: TypedView = EMPTY_VIEW
         self._hits = Tally()
         self._ticks = self._hits.ticks
@@ -186,7 +189,7 @@ class ConfigLoader(TypedReads):
         self._threads.append(thread)
 
     def _load_file_defaults(self, db_error: TonsuranceError) -> None:
-        view, origin = fall_back_to_files(self._defaults_root, db_error)
+        view, origin = fall_back_to_files(self._defaults_root, db_error, self._environment)
         with self._reload_lock:
             if self._view.snapshot is None:
                 self._install(view)
