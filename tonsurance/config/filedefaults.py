@@ -17,7 +17,7 @@ from tonsurance.config.model import ParamKey
 from tonsurance.config.render import validate_environment
 from tonsurance.config.snapshot import snapshot_from_state
 from tonsurance.config.sources import read_directory
-from tonsurance.config.render import validate_environment
+from tonsurance.config.typed import TypedView, typed_view
 from tonsurance.errors import InvalidConfig, TonsuranceError, Unavailable
 
 log = logging.getLogger("tonsurance.config")
