@@ -11,7 +11,7 @@ import logging
 
 import click
 
-from syncd.cli import console, database, review, run, validate, verify
+from syncd.cli import console, database, environments, review, run, validate, verify
 from syncd.cli.options import PROG, ErrorBoundary
 
 log = logging.getLogger("syncd")
@@ -35,6 +35,8 @@ for command in (
     review.revert,
     verify.verify,
     console.console,
+    environments.compare,
+    environments.promote,
 ):
     main.add_command(command)
 

@@ -8,13 +8,22 @@ holding files named like the base ones. Every file-level mistake is one problem 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tonsurance.config.layout import CONFIG_FILES, ENVIRONMENT_FILES, OVERLAY_DIR, schema_path
+from tonsurance.config.layout import (
+    CONFIG_FILES,
+    ENVIRONMENT_FILES,
+    OVERLAY_DIR,
+    is_environment_file,
+    schema_path,
+)
 from tonsurance.config.problems import Path, Positions, Problem
 from tonsurance.config.schemacheck import SchemaUnusable, check_document, compile_schema
 from tonsurance.config.sources import SourceFiles
@@ -119,8 +128,33 @@ def _classify(rel: str) -> tuple[str, str | None] | None:
     return None
 
 
+_found: OrderedDict[bytes, Environments] = OrderedDict()
+_lock = threading.Lock()
+_KEEP = 16
+
+
 def find_environments(sources: SourceFiles) -> Environments:
-    """The declaration and every overlay of `sources`, with a problem for each bad file."""
+    """The declaration and every overlay of `sources`, with a problem for each bad file; kept by
+    the digest of those files, like the base files' verdicts (callers only read the result)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in sources.files if is_environment_file(p)):
+        digest.update(path.encode() + b"\0" + hashlib.sha256(sources.files[path]).digest())
+    spath = schema_path(ENVIRONMENT_FILES)
+    digest.update(hashlib.sha256(sources.files.get(spath, b"")).digest())
+    key = digest.digest()
+    with _lock:
+        hit = _found.get(key)
+    if hit is not None:
+        return hit
+    found = _find(sources)
+    with _lock:
+        _found[key] = found
+        while len(_found) > _KEEP:
+            _found.popitem(last=False)
+    return found
+
+
+def _find(sources: SourceFiles) -> Environments:
     envs = Environments(present=ENVIRONMENT_FILES in sources.files)
     problems = envs.problems
     if envs.present:

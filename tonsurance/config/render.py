@@ -10,19 +10,26 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from tonsurance.config.environments import Environments, find_environments
-from tonsurance.config.layout import CONFIG_FILES, ENVIRONMENT_FILES, schema_path
+from tonsurance.config.keymap import flatten, value_type_of
+from tonsurance.config.layout import CONFIG_FILES, ENVIRONMENT_FILES, TABLE_FILES, schema_path
+from tonsurance.config.normal import normal_value
 from tonsurance.config.overlay import Merged, merge
-from tonsurance.config.problems import Path, Problem, format_path
+from tonsurance.config.problems import Problem, format_path
+from tonsurance.config.rules import check_rules, check_warnings
+from tonsurance.config.schemacheck import fast_validator, schema_problems
 from tonsurance.config.sources import SourceFiles
-from tonsurance.config.validation import (
-    ParsedConfig,
-    ValidationResult,
-    conclude,
-    parse_sources,
-    schema_problems,
+from tonsurance.config.state import (
+    ConfigState,
+    Parameter,
+    ParamKey,
+    build_state,
+    copy_rows,
+    table_rows,
 )
+from tonsurance.config.validation import ParsedConfig, ValidationResult, conclude, parse_sources
 
 _FILE_NAMES = {path: name for name, path in CONFIG_FILES.items()}
 
@@ -86,33 +93,85 @@ def _undeclared(name: str, envs: Environments) -> Problem:
     )
 
 
+def _schema_problems(validator: Any, merged: Merged, doc: str) -> list[Problem]:
+    """A merged document's schema problems; the compiled validator answers first, as for a file."""
+    quick = fast_validator(validator)
+    document = merged.documents[doc]
+    try:
+        if quick is not None and quick.is_valid(document):
+            return []
+    except (ValueError, TypeError, OverflowError):
+        pass
+    spath = schema_path(CONFIG_FILES[doc])
+    return schema_problems(validator, document, merged.positions[doc], spath)
+
+
+def _environment_state(base: ConfigState, merged: Merged) -> ConfigState:
+    """The base's rows with those of the documents the overlay touched rebuilt: untouched
+    categories and tables are the base's own, descriptions come from the base."""
+    parameters: dict[ParamKey, Parameter] = dict(base.parameters)
+    tables = {
+        table: table_rows(table, merged.documents[table])
+        if table in merged.touched
+        else copy_rows(rows)
+        for table, rows in base.tables.items()
+    }
+    for doc in merged.touched:
+        if doc in TABLE_FILES:
+            continue
+        for key, value, _ in flatten(doc, merged.documents[doc]):
+            old = base.parameters[(doc, key)]
+            value_type = value_type_of(key, value)
+            parameters[(doc, key)] = Parameter(
+                doc, key, normal_value(value, value_type), value_type, old.description
+            )
+    return ConfigState(parameters, tables)
+
+
 def render_environment(
-    parsed: ParsedConfig, envs: Environments, name: str, today: dt.date | None = None
+    parsed: ParsedConfig,
+    envs: Environments,
+    name: str,
+    today: dt.date | None = None,
+    base_state: ConfigState | None = None,
 ) -> ValidationResult:
-    """Environment `name`'s configuration, validated; its problems if the base or overlay fail."""
+    """Environment `name`'s configuration, validated; its problems if the base or overlay fail.
+
+    `base_state`, the rows of a base that passed the rules, saves building them again (and an
+    environment without overrides is then the base itself)."""
     if name not in envs.declared:
         return ValidationResult(problems=[_undeclared(name, envs)], environment=name)
     overlay_files = set(envs.overlay_files.get(name, ()))
-    file_problems = [p for p in envs.problems if p.file in overlay_files or p.file == ENVIRONMENT_FILES]
+    file_problems = [
+        p for p in envs.problems if p.file in overlay_files or p.file == ENVIRONMENT_FILES
+    ]
     if parsed.problems or file_problems:
         problems = list(parsed.problems) + file_problems
         return ValidationResult(problems=problems, environment=name)
     merged = merge(parsed.documents, parsed.positions, envs.parts(name))
+    if base_state is not None and not merged.touched and not merged.problems:
+        return ValidationResult(documents=dict(merged.documents), state=base_state, environment=name)
     problems = list(merged.problems)
     valid = dict(parsed.valid)
     for doc in sorted(merged.touched):
-        spath = schema_path(CONFIG_FILES[doc])
-        found = schema_problems(
-            parsed.validators[doc], merged.documents[doc], merged.positions[doc], spath
-        )
+        found = _schema_problems(parsed.validators[doc], merged, doc)
         problems.extend(found)
         if found:
             valid.pop(doc, None)
-    result = conclude(parsed, merged.documents, merged.positions, problems, valid, today)
+    day = today or parsed.as_of
+    result = ValidationResult(problems=problems, documents=dict(merged.documents))
+    if not problems:
+        result.problems.extend(check_rules(merged.documents, merged.positions, day))
+    result.warnings = [
+        w for w in check_warnings(valid, merged.positions, day) if w.file in overlay_files
+    ]
+    if not result.problems:
+        if base_state is None:
+            base_state = build_state(parsed.documents, parsed.schemas())
+        result.state = _environment_state(base_state, merged)
     result.problems = [
         p if p.file in overlay_files else _blame(p, name, merged) for p in result.problems
     ]
-    result.warnings = [w for w in result.warnings if w.file in overlay_files]
     result.environment = name
     return result
 
@@ -132,7 +191,7 @@ def validate_repository(sources: SourceFiles, today: dt.date | None = None) -> R
     out = RepositoryValidation(base, problems=list(envs.problems))
     if base.ok and not any(p.file == ENVIRONMENT_FILES for p in envs.problems):
         for name in envs.declared:
-            out.environments[name] = render_environment(parsed, envs, name, today)
+            out.environments[name] = render_environment(parsed, envs, name, today, base.state)
     return out
 
 

@@ -157,7 +157,8 @@ def _category_parameters(
     return parameters
 
 
-def _table_rows(table: str, document: Any) -> dict[str, dict[str, Any]]:
+def table_rows(table: str, document: Any) -> dict[str, dict[str, Any]]:
+    """The rows of one validated table document, by id, in normal form."""
     rows = document.get(TABLE_LIST_KEY[table], []) if isinstance(document, Mapping) else []
     columns = TABLE_COLUMNS[table]
     return {
@@ -166,7 +167,7 @@ def _table_rows(table: str, document: Any) -> dict[str, dict[str, Any]]:
     }
 
 
-def _copy_rows(rows: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def copy_rows(rows: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Rows a caller may change without touching the kept ones (values are scalars or flat
     mappings of asset to number)."""
     return {
@@ -194,6 +195,7 @@ def build_state(
     tables: dict[str, dict[str, dict[str, Any]]] = {}
     for table in TABLE_FILES:
         document = documents.get(table) or {}
-        kept = _kept(table, document, None, lambda: _table_rows(table, document))
-        tables[table] = _copy_rows(kept)
+        kept = _kept(table, document, None, lambda: table_rows(table, document))
+        tables[table] = copy_rows(kept)
     return ConfigState(parameters, tables)
+
