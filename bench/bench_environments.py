@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tonsurance.config import environments, filecheck, schemacheck
+from tonsurance.config import environments, filecheck, render, schemacheck, state
 from tonsurance.config.render import validate_repository
 from tonsurance.config.sources import read_directory
 from tonsurance.config.validation import validate_sources
@@ -25,6 +25,8 @@ def forget() -> None:
     schemacheck._compiled.clear()
     filecheck.forget()
     environments._found.clear()
+    render._kept.clear()
+    state._built.clear()
 
 
 def timed(fn: Callable[[], object], cold: bool) -> tuple[float, float]:

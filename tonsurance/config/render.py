@@ -9,6 +9,8 @@ base value once merged) at the override nearest to that value, naming the base p
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +130,22 @@ def _environment_state(base: ConfigState, merged: Merged) -> ConfigState:
     return ConfigState(parameters, tables)
 
 
+_kept: OrderedDict[tuple[Any, ...], tuple[tuple[Any, ...], ValidationResult]] = OrderedDict()
+_kept_lock = threading.Lock()
+_KEEP = 32
+
+
+def _fresh(result: ValidationResult) -> ValidationResult:
+    """A copy a caller may change without touching the kept one."""
+    state = result.state
+    if state is not None:
+        tables = {table: copy_rows(rows) for table, rows in state.tables.items()}
+        state = ConfigState(dict(state.parameters), tables)
+    return ValidationResult(
+        list(result.problems), list(result.warnings), dict(result.documents), state, result.environment
+    )
+
+
 def render_environment(
     parsed: ParsedConfig,
     envs: Environments,
@@ -138,7 +156,31 @@ def render_environment(
     """Environment `name`'s configuration, validated; its problems if the base or overlay fail.
 
     `base_state`, the rows of a base that passed the rules, saves building them again (and an
-    environment without overrides is then the base itself)."""
+    environment without overrides is then the base itself). The verdict is kept while the very
+    same base documents and overlay objects are (the file checks keep one object per content),
+    so an unchanged configuration is not rendered again."""
+    held = (envs, *parsed.documents.values())
+    key = (name, today or parsed.as_of, *(id(o) for o in held))
+    with _kept_lock:
+        hit = _kept.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], held)):
+            _kept.move_to_end(key)
+            return _fresh(hit[1])
+    result = _render(parsed, envs, name, today, base_state)
+    with _kept_lock:
+        _kept[key] = (held, result)
+        while len(_kept) > _KEEP:
+            _kept.popitem(last=False)
+    return _fresh(result)
+
+
+def _render(
+    parsed: ParsedConfig,
+    envs: Environments,
+    name: str,
+    today: dt.date | None,
+    base_state: ConfigState | None,
+) -> ValidationResult:
     if name not in envs.declared:
         return ValidationResult(problems=[_undeclared(name, envs)], environment=name)
     overlay_files = set(envs.overlay_files.get(name, ()))
@@ -150,7 +192,8 @@ def render_environment(
         return ValidationResult(problems=problems, environment=name)
     merged = merge(parsed.documents, parsed.positions, envs.parts(name))
     if base_state is not None and not merged.touched and not merged.problems:
-        return ValidationResult(documents=dict(merged.documents), state=base_state, environment=name)
+        state = _environment_state(base_state, merged)
+        return ValidationResult(documents=dict(merged.documents), state=state, environment=name)
     problems = list(merged.problems)
     valid = dict(parsed.valid)
     for doc in sorted(merged.touched):
