@@ -1,4 +1,5 @@
-"""Where the database is and how to reach it, without ever showing its password.
+"""Where the database is and how to reach it, without ever showing its password
+(`tonsurance.redaction`: every address resolved here is remembered and scrubbed from errors).
 
 The address comes from `--dsn`, else `TONSURANCE_DSN`, else an empty string so that libpq's own
 `PG*` variables (PGHOST, PGUSER, PGPASSWORD, ...) apply.
@@ -7,7 +8,6 @@ The address comes from `--dsn`, else `TONSURANCE_DSN`, else an empty string so t
 from __future__ import annotations
 
 import os
-import re
 from typing import Any
 
 import psycopg
@@ -15,6 +15,21 @@ from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
 from tonsurance.errors import Unavailable, UsageProblem
+from tonsurance.redaction import describe, redact, remember, scrub
+
+__all__ = [
+    "DSN_ENV",
+    "NOTIFY_CHANNEL",
+    "connect",
+    "connect_primary",
+    "describe",
+    "no_tables",
+    "redact",
+    "resolve_dsn",
+    "scrub",
+    "servers",
+    "target",
+]
 
 NOTIFY_CHANNEL = "tonsurance_config"
 DSN_ENV = "TONSURANCE_DSN"
@@ -24,29 +39,12 @@ WRITABLE_SESSIONS = ("read-write", "primary")
 # What libpq says of a server that target_session_attrs=read-write (or primary) turned down.
 _READ_ONLY_MARKERS = ("session is read-only", "server is in hot standby mode")
 
-_URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
-_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:@/?#]*):[^@/?#]*@", re.IGNORECASE)
-_QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
-_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*|'.*)", re.IGNORECASE)
-
 
 def resolve_dsn(dsn: str | None) -> str:
     """The address to use: the explicit one, else TONSURANCE_DSN, else "" (libpq PG* defaults)."""
-    if dsn:
-        return dsn
-    return os.environ.get(DSN_ENV, "")
-
-
-def redact(dsn: str) -> str:
-    """The address with any password replaced by ***, in URL and in key=value form."""
-    if _URL_SCHEME.match(dsn):
-        return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", dsn))
-    return _KV_PASSWORD.sub(r"\1***", dsn)
-
-
-def describe(dsn: str) -> str:
-    """A human name for the address, safe to print."""
-    return redact(dsn) if dsn else "the address given by the PG* environment variables"
+    address = dsn or os.environ.get(DSN_ENV, "")
+    remember(address)
+    return address
 
 
 def _text(value: bytes | None) -> str:
@@ -96,22 +94,6 @@ def no_tables(dsn: str | None) -> str:
         " defaults chose it; export TONSURANCE_DSN=<the tonsurance database> (`make demo` prints"
         " the line), or run `syncd migrate` if this is the database to use"
     )
-
-
-def _password_of(dsn: str) -> str | None:
-    try:
-        return str(conninfo_to_dict(dsn).get("password") or "") or None
-    except psycopg.Error:
-        return None
-
-
-def _scrub(message: str, dsn: str) -> str:
-    """One line of a driver message, with the password removed should the driver echo it."""
-    line = " ".join(message.split())
-    secret = _password_of(dsn)
-    if secret:
-        line = line.replace(secret, "***")
-    return redact(line)
 
 
 def connect_primary(dsn: str | None, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -181,7 +163,7 @@ def connect(
         first = str(exc).split("\n", 1)[0]
         raise Unavailable(
             f"cannot connect to PostgreSQL at {describe(address)} (tried {servers(params)}): "
-            f"{_scrub(first, address)}; {_connect_advice(exc, address)}"
+            f"{scrub(first)}; {_connect_advice(exc, address)}"
         ) from None
 
 

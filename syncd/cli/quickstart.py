@@ -29,8 +29,9 @@ from syncd.sync.migrate import migrate
 from syncd.sync.outcomes import Outcome
 from syncd.sync.status import read_status
 from tonsurance.config.environments import DEFAULT_ENVIRONMENT, check_name, environment_from_env
-from tonsurance.db import DSN_ENV, connect, describe, redact
+from tonsurance.db import DSN_ENV, connect, describe
 from tonsurance.errors import TonsuranceError, UsageProblem
+from tonsurance.redaction import scrub
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -188,7 +189,7 @@ def main() -> int:
         return exc.exit_code
     except psycopg.Error as exc:
         print(
-            f"quickstart: error: PostgreSQL refused: {redact(' '.join(str(exc).split()))}",
+            f"quickstart: error: PostgreSQL refused: {scrub(str(exc))}",
             file=sys.stderr,
         )
         return 3

@@ -18,6 +18,7 @@ import psycopg
 from syncd.daemon.logs import event
 from syncd.daemon.metrics import Metrics
 from syncd.daemon.runstate import RunState
+from tonsurance.redaction import scrub
 
 BLOCKED = "blocked"
 MIN_LOCK_WAIT = 2.0
@@ -37,7 +38,7 @@ def lock_wait_text(exc: psycopg.Error) -> str:
     """`canceling statement due to lock timeout, while updating tuple ... in relation ...`."""
     primary = exc.diag.message_primary or str(exc).splitlines()[0]
     where = (exc.diag.context or "").strip().splitlines()
-    return " ".join(primary.split()) + (f", {' '.join(where[0].split())[:200]}" if where else "")
+    return scrub(primary + (f", {where[0][:200]}" if where else ""))
 
 
 class BlockedApplies:

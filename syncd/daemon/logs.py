@@ -1,7 +1,8 @@
 """One event per line on stderr: `text` for people and journald, `json` for log pipelines.
 
 Library code logs through `event()`, which carries a short event name and key=value fields; the
-formatter chosen by `--log-format` decides how they are written. A message never spans lines.
+formatter chosen by `--log-format` decides how they are written. A message never spans lines,
+and no database password this process was given ever appears in one (`tonsurance.redaction`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 import time
 from typing import Any
 
+from tonsurance.redaction import mask
+
 LOGGER = logging.getLogger("syncd.run")
 FORMATS = ("text", "json")
 
@@ -21,7 +24,7 @@ def _one_line(text: str) -> str:
 
 
 def _text_value(value: Any) -> str:
-    text = _one_line(str(value))
+    text = _one_line(mask(str(value)))
     return json.dumps(text) if (not text or any(c in text for c in ' "=')) else text
 
 
@@ -36,7 +39,7 @@ class TextFormatter(logging.Formatter):
             f"{stamp}.{int(record.msecs):03d}Z",
             record.levelname,
             f"{name}:",
-            _one_line(record.getMessage()),
+            _one_line(mask(record.getMessage())),
         ]
         parts += [
             f"{key}={_text_value(value)}" for key, value in fields.items() if value is not None
@@ -55,13 +58,13 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "event": getattr(record, "event", "log"),
-            "msg": record.getMessage(),
+            "msg": mask(record.getMessage()),
         }
         for key, value in getattr(record, "fields", {}).items():
             if value is not None and key not in out:
-                out[key] = value
+                out[key] = mask(value) if isinstance(value, str) else value
         if record.exc_info:
-            out["error"] = self.formatException(record.exc_info)
+            out["error"] = mask(self.formatException(record.exc_info))
         return json.dumps(out, default=str)
 
 

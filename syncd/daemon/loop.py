@@ -49,6 +49,7 @@ from syncd.sync.locks import Leadership
 from syncd.sync.pipeline import ApplyGate
 from tonsurance.config.environments import DEFAULT_ENVIRONMENT
 from tonsurance.db import connect_primary, describe, resolve_dsn
+from tonsurance.redaction import scrub
 from tonsurance.errors import Unavailable, UsageProblem
 
 DEFAULT_LISTEN = "127.0.0.1:9187"
@@ -98,7 +99,7 @@ class RunOptions:
 
 def _one_line(exc: BaseException) -> str:
     primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
-    return " ".join((primary or str(exc)).split()) or type(exc).__name__
+    return scrub(primary or str(exc)) or type(exc).__name__
 
 
 NOTIFY_FLUSH_SECONDS = 5.0

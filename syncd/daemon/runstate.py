@@ -17,6 +17,7 @@ from typing import Any
 from syncd.daemon.events import Outages
 from syncd.daemon.logs import event
 from syncd.daemon.metrics import Metrics
+from tonsurance.redaction import scrub
 
 
 def _iso(stamp: float | None) -> str | None:
@@ -158,6 +159,7 @@ class Faults:
         self._tries: dict[str, int] = {}
 
     def down(self, name: str, error: str, reason: str | None = None) -> None:
+        error = scrub(error)
         self.metrics.failures.labels(reason or name).inc()
         if name in DEPENDENCIES:
             self.metrics.up.labels(name).set(0)

@@ -3,7 +3,8 @@ become one line on stderr and an exit code (0 ok, 1 invalid, 2 usage, 3 unavaila
 
 A TonsuranceError prints its own sentence; a database error a user can act on gets a sentence
 that says what to do; anything unexpected is one line and exit 1, with the traceback in the log
-and on stderr only under `--debug`. Messages pass through `tonsurance.db.redact`.
+and on stderr only under `--debug`. Messages pass through
+`tonsurance.redaction.scrub`: no password this process was given is ever printed.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from typing import Any, NoReturn
 
 import click
 
-from tonsurance.db import no_tables, redact
+from tonsurance.db import no_tables
 from tonsurance.errors import TonsuranceError
+from tonsurance.redaction import scrub
 
 
 def one_line(exc: BaseException) -> str:
     """The error's message on one line, with any password in it replaced by ***."""
-    return redact(" ".join(str(exc).split()))
+    return scrub(str(exc))
 
 
 DSN_META = "tonsurance.dsn"
@@ -54,7 +56,7 @@ class ErrorBoundary(click.Group):
     prog = "tonsurance"
 
     def fail(self, message: str, exit_code: int) -> NoReturn:
-        click.echo(f"{self.prog}: error: {message}", err=True)
+        click.echo(f"{self.prog}: error: {scrub(message)}", err=True)
         raise click.exceptions.Exit(exit_code)
 
     def invoke(self, ctx: click.Context) -> Any:

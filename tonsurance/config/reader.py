@@ -25,7 +25,8 @@ from tonsurance.config.dbread import (
 )
 from tonsurance.config.deadline import WATCHDOG, ReadTimeout
 from tonsurance.config.stats import Durations
-from tonsurance.db import describe, redact, resolve_dsn
+from tonsurance.db import describe, resolve_dsn
+from tonsurance.redaction import scrub
 from tonsurance.errors import Unavailable
 
 T = TypeVar("T")
@@ -70,7 +71,7 @@ class DatabaseReader:
         except psycopg.Error as exc:
             unmigrated = isinstance(exc, psycopg.errors.UndefinedTable)
             raise Unavailable(
-                self._where(redact(" ".join(str(exc).split())))
+                self._where(scrub(str(exc)))
                 + ("; run `syncd migrate` against it first" if unmigrated else "")
             ) from None
         except ReadTimeout as exc:

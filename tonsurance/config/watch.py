@@ -26,7 +26,8 @@ import psycopg
 from psycopg import sql
 
 from tonsurance.config.dbread import APPLICATION_NAME
-from tonsurance.db import NOTIFY_CHANNEL, connect, redact
+from tonsurance.db import NOTIFY_CHANNEL, connect
+from tonsurance.redaction import scrub
 from tonsurance.errors import TonsuranceError
 
 log = logging.getLogger("tonsurance.config")
@@ -130,7 +131,7 @@ class Listener:
                 log.log(
                     level,
                     "configuration LISTEN connection lost: %s%s",
-                    redact(" ".join(str(exc).split())),
+                    scrub(str(exc)),
                     hint,
                 )
             except Exception:
