@@ -24,8 +24,10 @@ class HttpLimits:
     """How much one client, and all of them together, may take."""
 
     max_connections: int = MAX_CONNECTIONS
-    # From accepting a connection (or answering its previous request) to a complete request
-    # head: an idle keep-alive connection is closed, a client trickling its head is cut off.
+    # A connection that sends nothing (new, or kept alive after an answer) is closed after
+    # 36 to 60 s; once more than 3/4 of max_connections are open, after header_timeout.
+    idle_timeout: float = 60.0
+    # From the first byte of a request to the end of its head: a client trickling it is cut off.
     header_timeout: float = 5.0
     body_timeout: float = 30.0  # to receive a whole webhook body
     write_timeout: float = 10.0  # for a client to take a response

@@ -65,6 +65,7 @@ class Exchange:
         stats: HttpStats,
         console: ConsolePages | None = None,
         console_pool: Executor | None = None,
+        idle: dict[Exchange, float] | None = None,
     ) -> None:
         self.reader, self.writer = reader, writer
         self.view, self.secret = view, secret
@@ -73,6 +74,9 @@ class Exchange:
         self.conn = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
         self.method = ""
         self.received = 0  # bytes of the request being read
+        # Connections waiting for a request's first byte, and since when (loop time): the
+        # server closes the older ones when it gets crowded.
+        self.idle = idle if idle is not None else {}
 
     async def run(self) -> None:
         try:
@@ -99,18 +103,14 @@ class Exchange:
     async def _request(self) -> h11.Request | None:
         """The next request head, or None when the client is done or went quiet."""
         self.received = len(self.conn.trailing_data[0])
+        if not self.received and not await self._first_bytes():
+            return None
         try:
-            # Spread over the last 40 % of the limit, so that connections opened together are
-            # not all closed in the same turn of the loop (and a probe waits behind them all).
-            limit = self.limits.header_timeout * random.uniform(0.6, 1.0)
-            async with asyncio.timeout(limit):
+            async with asyncio.timeout(self.limits.header_timeout):
                 found = await self._next_event()
         except TimeoutError:
-            if self.received:
-                self.stats.refused("timeout")
-                await self._raw(_TIMEOUT)
-            else:
-                self._reset_on_close()
+            self.stats.refused("timeout")
+            await self._raw(_TIMEOUT)
             return None
         except h11.RemoteProtocolError as exc:
             self.stats.refused("bad_request")
@@ -125,6 +125,28 @@ class Exchange:
             return None
         self.method = found.method.decode("ascii", "replace")
         return found
+
+    async def _first_bytes(self) -> bool:
+        """Wait for the next request to begin; False when the client left or stayed silent."""
+        self.idle[self] = asyncio.get_running_loop().time()
+        try:
+            # Spread over the last 40 % of the limit, so that connections opened together are
+            # not all closed in the same turn of the loop (and a probe waits behind them all).
+            async with asyncio.timeout(self.limits.idle_timeout * random.uniform(0.6, 1.0)):
+                data = await self.reader.read(_READ)
+        except TimeoutError:
+            self._reset_on_close()
+            return False
+        finally:
+            self.idle.pop(self, None)
+        self.received = len(data)
+        self.conn.receive_data(data)
+        return bool(data)
+
+    def drop_idle(self) -> None:
+        """Close this silent connection now (the server is crowded)."""
+        self._reset_on_close()
+        self.writer.transport.abort()
 
     def _reset_on_close(self) -> None:
         """Close with a reset: a connection that said nothing gets no FIN handshake and leaves

@@ -85,6 +85,7 @@ class HttpServer:
         self._stop: asyncio.Event | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._open = 0
+        self._idle: dict[Exchange, float] = {}
 
     @property
     def address(self) -> str:
@@ -119,14 +120,29 @@ class HttpServer:
     async def _main(self) -> None:
         self._stop = asyncio.Event()
         self.loop.add_reader(self.sock, self._accept)
+        sweeper = self.loop.create_task(self._sweep())
         self._ready.set()
         try:
             await self._stop.wait()
         finally:
+            sweeper.cancel()
             self.loop.remove_reader(self.sock)
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _sweep(self) -> None:
+        """Once a second, when more than three quarters of the connections allowed are open,
+        close those that have waited silently for longer than a request head may take."""
+        while True:
+            await asyncio.sleep(1.0)
+            if self._open <= self.limits.max_connections * 3 // 4:
+                continue
+            cutoff = self.loop.time() - self.limits.header_timeout
+            for exchange, since in list(self._idle.items()):
+                if since < cutoff:
+                    self.stats.refused("timeout")
+                    exchange.drop_idle()
 
     def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
@@ -179,6 +195,7 @@ class HttpServer:
                 self.stats,
                 self.console,
                 self.console_pool,
+                self._idle,
             ).run()
         except (ConnectionError, TimeoutError, OSError):
             pass
