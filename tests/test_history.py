@@ -43,3 +43,22 @@ def test_history_of_an_unknown_key_fails(repo: ConfigRepo, db_dsn: str):
     """history of a key that never existed says so and exits 1."""
     code, out = cli("history", "pricing.base_rate_NOPE", "--repo", str(repo.path), "--dsn", db_dsn)
     assert code == 1 and "no commit on this branch defines it" in out
+
+
+def test_history_explains_its_notes(repo: ConfigRepo, db_dsn: str):
+    """A commit that reached the database with a later one shows "(with X)", one not applied
+    shows "not applied to this database", and a notes section says what each means."""
+    apply_commit(repo.path, "HEAD", db_dsn)
+    skipped = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05", "Raise USDC")
+    carrier = repo.change(PRICING, "USDT: 0.06", "USDT: 0.061", "Unrelated change")
+    apply_commit(repo.path, "HEAD", db_dsn)
+    pending = repo.change(PRICING, "USDC: 0.05", "USDC: 0.055", "Raise USDC again")
+    code, out = cli("history", "pricing.base_rate_USDC", "--repo", str(repo.path), "--dsn", db_dsn)
+    assert code == 0, out
+    lines = out.splitlines()
+    at = lines.index(next(x for x in lines if x.startswith(f"  {skipped[:12]}")))
+    assert lines[at + 1].endswith(f"(with {carrier[:12]})")
+    at = lines.index(next(x for x in lines if x.startswith(f"  {pending[:12]}")))
+    assert lines[at + 1].endswith("in the database: not applied to this database")
+    notes = lines[lines.index("notes:") + 1 :]
+    assert [n.split(":")[0].strip() for n in notes] == ["(with X)", "not applied to this database"]

@@ -232,9 +232,14 @@ class Reconciler:
             self.metrics.duration.observe(took)
             if report.lineage in (Lineage.BACKWARD, Lineage.REWRITTEN):
                 self.metrics.rewrites.inc()
+            what = (
+                f"{_changes(result)} changes"
+                if result.outcome is Outcome.APPLIED
+                else "already applied, nothing written"
+            )
             event(
-                "applied",
-                f'applied {_short(sha)} "{prepared.info.summary}": {_changes(result)} changes'
+                str(result.outcome),
+                f'{result.outcome} {_short(sha)} "{prepared.info.summary}": {what}'
                 f" in {took * 1000:.0f} ms",
                 commit=sha,
                 previous=applied,

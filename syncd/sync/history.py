@@ -198,10 +198,20 @@ def _show(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+NOT_APPLIED = "not applied to this database"
+NOTES = {
+    "(with ": "(with X): this commit was never applied by itself; its value reached the database"
+    " when X, a later commit that contains it, was applied (the commits between were skipped)",
+    NOT_APPLIED: f"{NOT_APPLIED}: the audit log of this database has no apply of this commit,"
+    " nor of a later one that still held this value (not applied yet, applied to another"
+    " database, or changed again before an apply)",
+}
+
+
 def render_history(name: str, entries: list[HistoryEntry], by_hand: list[tuple[Any, ...]]) -> str:
     lines = [f"history of {name}:"]
     for e in entries:
-        reached = e.applied_at[0] if e.applied_at else "not applied to this database"
+        reached = e.applied_at[0] if e.applied_at else NOT_APPLIED
         lines.append(f"  {e.sha[:12]} {e.date[:19]} {e.author}: {e.subject}")
         lines.append(f"      {_show(e.old)} -> {_show(e.new)}; in the database: {reached}")
         if e.provenance:
@@ -217,4 +227,6 @@ def render_history(name: str, entries: list[HistoryEntry], by_hand: list[tuple[A
         lines.append(
             f"  {changed_at.isoformat()[:19]} {action} {_show(old)} -> {_show(new)}: {what}"
         )
-    return "\n".join(lines)
+    body = "\n".join(lines)
+    notes = [text for marker, text in NOTES.items() if marker in body]
+    return "\n".join([body, *(["notes:", *(f"  {n}" for n in notes)] if notes else [])])
