@@ -13,7 +13,15 @@ from click.testing import CliRunner
 
 from syncd.cli.main import ErrorBoundary, main
 from syncd.errors import MigrationRefused, PlanRefused, Unavailable
-from syncd.sync.migrate import MigrateResult, checksum, load_migrations, migrate, migrations_dir
+from syncd.sync.migrate import (
+    LOCK_ID,
+    MigrateResult,
+    checksum,
+    load_migrations,
+    migrate,
+    migrations_dir,
+)
+from tests.support import login_role
 
 EXPECTED_TABLES = {
     "config_parameters",
@@ -308,3 +316,23 @@ def test_cli_refuses_transaction_control_in_one_line(
     )
     assert result.output.splitlines() == [expected]
     assert "half" not in tables(empty_db_dsn)
+
+
+def test_service_role_cannot_stall_a_migration(
+    db_dsn: str, migrations_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service-role session holding the old advisory key and reading tables cannot stop a migration."""
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=5s")  # a stalled migration fails, not hangs
+    (migrations_copy / "900_more.sql").write_text("create table more_stuff (id int);\n")
+    with (
+        login_role(db_dsn, "tonsurance_reader") as reader_dsn,
+        psycopg.connect(reader_dsn) as reader,
+    ):
+        reader.execute("select pg_advisory_lock(%s)", (LOCK_ID,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            reader.execute("lock table schema_migrations in access share mode")
+        reader.rollback()
+        reader.execute("select pg_advisory_lock(%s)", (LOCK_ID,))
+        reader.execute("select * from config_parameters limit 1")
+        assert migrate(db_dsn, migrations_copy).applied == ("900_more.sql",)
+    assert "more_stuff" in tables(db_dsn)

@@ -1,8 +1,8 @@
 """Apply the numbered SQL files of `migrations/` to a database, each once, in order.
 
 A ledger table (schema_migrations) records each applied file with the sha256 of its content.
-Every file runs in its own transaction under a transaction-level advisory lock, and the ledger is
-read again once the lock is held, so two runs at once apply each file exactly once. An applied
+Every file runs in its own transaction under a lock on the ledger table, and the ledger is read
+again once the lock is held, so two runs at once apply each file exactly once. An applied
 file that was edited, renamed or renumbered is refused (Flyway's validate): a new change needs a
 new file. A pending file with transaction control in it is refused before anything runs.
 """
@@ -22,7 +22,7 @@ from syncd.errors import MigrationRefused, Unavailable
 from syncd.sync.migration_sql import transaction_control_problem
 from tonsurance.db import connect_primary
 
-LOCK_ID = 0x746F6E736D6967  # "tonsmig": serializes migrations per database
+LOCK_ID = 0x746F6E736D6967  # "tonsmig": serializes the creation of the ledger
 FILE_NAME = re.compile(r"^(\d{3,})_([a-z0-9_]+)\.sql$")
 
 LEDGER_DDL = """
@@ -99,11 +99,17 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
 
 
 def _locked_ledger(conn: psycopg.Connection[Any]) -> dict[int, tuple[str, str]]:
-    """Take the migration lock for this transaction and read the ledger: version -> (name, sum)."""
-    conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_ID,))
+    """Take the migration lock for this transaction and read the ledger: version -> (name, sum).
+
+    The lock is the ledger table itself, which only the migrating role may lock (the service and
+    writer roles have no right to, so neither can stall a migration); an advisory lock guards
+    only the creation of the ledger in a database that has none yet.
+    """
     exists = conn.execute("select to_regclass('schema_migrations') is not null").fetchone()
     if not (exists and exists[0]):
+        conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_ID,))
         conn.execute(LEDGER_DDL)
+    conn.execute("lock table schema_migrations in share row exclusive mode")
     rows = conn.execute("select version, name, checksum from schema_migrations").fetchall()
     return {version: (name, digest) for version, name, digest in rows}
 
