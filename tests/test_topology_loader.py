@@ -59,8 +59,9 @@ def test_multi_host_loader_survives_the_standby_stopping(topology: Topology) -> 
     """A loader on `standby,primary` keeps its values, follows changes while the standby is down,
     and reads the standby again once it is back."""
     dsn = topology.multi_host_service_dsn(connect_timeout="2", load_balance_hosts="random")
+    topology.wait_for_replay()
     with poll_loader(dsn, 0.2) as loader:
-        assert loader.stats()["standby"] is True
+        wait_until(lambda: loader.stats()["standby"] is True, "a check answered by the standby")
         try:
             topology.standby.stop("fast")
             held = rate(loader)

@@ -108,13 +108,20 @@ class Topology:
         return sha
 
     def wait_for_replay(self, timeout: float = 30.0) -> None:
-        """Return once the standby has replayed everything the primary has written so far."""
+        """Return once the standby has replayed everything the primary has written so far and
+        shows the primary's applied commit (a WAL position alone is not enough: a commit can
+        reach the primary's WAL after the position was read)."""
         with psycopg.connect(self.primary_dsn, autocommit=True) as conn:
             target = _one(conn, "select pg_current_wal_lsn()")
+            applied = _one(conn, "select applied_commit from sync_state")
         deadline = time.monotonic() + timeout
+        query = (
+            "select pg_last_wal_replay_lsn() >= %s::pg_lsn"
+            " and (select applied_commit from sync_state) is not distinct from %s"
+        )
         with psycopg.connect(self.standby_admin_dsn, autocommit=True) as conn:
             while True:
-                if _one(conn, "select pg_last_wal_replay_lsn() >= %s::pg_lsn", (target,)):
+                if _one(conn, query, (target, applied)):
                     return
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the standby did not replay up to {target} in {timeout} s")
