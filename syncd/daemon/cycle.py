@@ -232,8 +232,9 @@ class Reconciler:
             self.metrics.duration.observe(took)
             if report.lineage in (Lineage.BACKWARD, Lineage.REWRITTEN):
                 self.metrics.rewrites.inc()
+            count = _changes(result)
             what = (
-                f"{_changes(result)} changes"
+                f"{count} change{'s' if count != 1 else ''}"
                 if result.outcome is Outcome.APPLIED
                 else "already applied, nothing written"
             )
