@@ -15,6 +15,7 @@ import psycopg
 
 APPLY_LOCK = "sync_apply_lock"
 LEADER_LOCK = "sync_leader_lock"
+STATEMENT_TIMEOUT_MS = 10_000
 
 _LOCK = {
     (APPLY_LOCK, True): "lock table sync_apply_lock in exclusive mode",
@@ -61,8 +62,10 @@ class Leadership:
             self.release()
             conn = self._connect()
             conn.autocommit = False
-            # The lock lives in an idle open transaction, which such a timeout would end.
+            # The lock lives in an idle open transaction, which such a timeout would end; its
+            # statements (a NOWAIT lock, a liveness check) are instant unless the server hangs.
             conn.execute("set idle_in_transaction_session_timeout = 0")
+            conn.execute(f"set statement_timeout = '{STATEMENT_TIMEOUT_MS}ms'")
             conn.commit()
             self._conn = conn
         try:
