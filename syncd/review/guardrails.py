@@ -386,16 +386,25 @@ def run_guardrails(
     return GuardrailResult(findings, None, tuple(rejected))
 
 
-def _emails(repo: git.Repo, sha: str) -> set[str]:
+def _people(repo: git.Repo, sha: str) -> set[str]:
+    """The author's and committer's e-mails as git records them, case-folded."""
     commit = repo.commit(sha)
-    return {commit.author.email, commit.committer.email} - {None, ""}
+    return {email.casefold() for email in (commit.author.email, commit.committer.email) if email}
+
+
+def _config_tree(commit: git.Commit) -> str | None:
+    """The id of the commit's config/ tree (None without one): equal ids, equal configuration."""
+    try:
+        return str((commit.tree / CONFIG_PREFIX.rstrip("/")).hexsha)
+    except KeyError:
+        return None
 
 
 def _touches_config(repo: git.Repo, sha: str) -> bool:
+    """Whether the commit's config/ differs from its first parent's (a root commit's: has one)."""
     commit = repo.commit(sha)
-    parent = commit.parents[0] if commit.parents else None
-    changed = repo.git.diff_tree("--no-commit-id", "--name-only", "-r", "--root", parent or sha, sha)
-    return any(path.startswith(CONFIG_PREFIX) for path in changed.splitlines())
+    parent = _config_tree(commit.parents[0]) if commit.parents else None
+    return _config_tree(commit) != parent
 
 
 def signed_override(
@@ -409,8 +418,10 @@ def signed_override(
     """The override a trailer grants, or None and why it does not count.
 
     It counts when its commit changes nothing under config/, carries a good signature of a
-    principal the base policy lists, and that principal neither authored, committed nor signed
-    any other commit of the change.
+    principal the base policy lists, config/ at the head is what the override commit saw (it
+    approves nothing pushed after it), and every other commit of the change carries a good
+    signature by a trusted key of someone else: who made a commit is proven by its signature,
+    since an unsigned commit's author is whatever was typed. Names compare case-insensitively.
     """
     sha = str(trailer.commit)
     if keys is None:
@@ -418,19 +429,25 @@ def signed_override(
     signature = verify_commit(repo.git_dir, sha, keys)
     if not signature.good:
         return None, f"does not count: {signature.describe()}"
-    if signature.principal not in policy.principals:
+    overrider = signature.principal.strip().casefold()
+    if overrider not in {p.strip().casefold() for p in policy.principals}:
         return None, f"is signed by {signature.principal}, who is not an overrider in the policy"
     if _touches_config(repo, sha):
         return None, "is on a commit that also changes config/: an override must stand alone"
+    if _config_tree(repo.commit(sha)) != _config_tree(repo.commit(head)):
+        return None, "does not count: config/ changed after it, and it approves only what it saw"
     overridden: set[str] = set()
     for other in repo.git.rev_list(f"{base}..{head}").split():
         if other == sha:
             continue
-        people = _emails(repo, other)
         other_signature = verify_commit(repo.git_dir, other, keys)
-        if other_signature.principal:
-            people.add(other_signature.principal)
-        if signature.principal in people:
+        if not other_signature.good:
+            return None, (
+                f"does not count: {other[:12]} has no good signature by a trusted key, so who"
+                " made it is not proven: two people are needed"
+            )
+        people = _people(repo, other) | {other_signature.principal.strip().casefold()}
+        if overrider in people:
             return None, f"is signed by {signature.principal}, who also made {other[:12]}: two people are needed"
         overridden |= people
     override = Override(

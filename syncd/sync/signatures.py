@@ -13,6 +13,7 @@ import binascii
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -31,6 +32,9 @@ SSH_KEY_TYPES = {
     "sk-ecdsa-sha2-nistp256@openssh.com",
 }
 EMAIL = re.compile(r"<([^<>]+)>")
+MAX_KEY_FILE_BYTES = 4 * 1024 * 1024
+CHECK_TIMEOUT_SECONDS = 30.0
+OPENPGP_HEADER = re.compile(r"^gpgsig(?:-sha256)? -----BEGIN PGP SIGNATURE-----$", re.MULTILINE)
 
 
 class Verdict(StrEnum):
@@ -77,12 +81,32 @@ class Signature:
         return f"{short} {reason}{key}{detail}"
 
 
+def read_key_file(path: Path, what: str) -> bytes:
+    """The bytes of a trusted-key file, refused unless it is a regular file of sane size.
+
+    Opened without blocking and checked on the open descriptor, so a FIFO (whose read would
+    never return) or a file swapped in between a check and the read is refused, not waited on.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UsageProblem(f"{what} {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageProblem(f"{what} {path} is not a regular file")
+        if info.st_size > MAX_KEY_FILE_BYTES:
+            raise UsageProblem(f"{what} {path} is larger than {MAX_KEY_FILE_BYTES} bytes")
+        return handle.read(MAX_KEY_FILE_BYTES + 1)
+
+
 def check_allowed_signers(path: Path) -> None:
     """Refuse an allowed-signers file that does not exist or has a line that does not parse."""
+    data = read_key_file(path, "allowed signers file")
     try:
-        lines = path.read_text().splitlines()
-    except OSError as exc:
-        raise UsageProblem(f"allowed signers file {path}: {exc.strerror or exc}") from None
+        lines = data.decode().splitlines()
+    except UnicodeDecodeError as exc:
+        raise UsageProblem(f"{path}: not UTF-8 text (byte {exc.start})") from None
     for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -107,6 +131,14 @@ class TrustedKeys:
     gpg_keyring: Path | None = None
     _gnupg_home: Path | None = field(default=None, init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # git resolves a relative gpg.ssh.allowedSignersFile against the repository it runs in,
+        # whose content an attacker may write: the files are the operator's, from here.
+        if self.allowed_signers is not None:
+            self.allowed_signers = Path(self.allowed_signers).absolute()
+        if self.gpg_keyring is not None:
+            self.gpg_keyring = Path(self.gpg_keyring).absolute()
+
     def check(self) -> None:
         """Fail with one line when a file is missing or malformed, or a tool is not installed."""
         if self.allowed_signers is None and self.gpg_keyring is None:
@@ -119,8 +151,9 @@ class TrustedKeys:
             if shutil.which("ssh-keygen") is None:
                 raise UsageProblem("ssh-keygen is not installed; it checks SSH signatures")
         if self.gpg_keyring is not None:
-            if not self.gpg_keyring.is_file():
+            if not self.gpg_keyring.exists():
                 raise UsageProblem(f"OpenPGP keyring {self.gpg_keyring} does not exist")
+            read_key_file(self.gpg_keyring, "OpenPGP keyring")
             if shutil.which("gpg") is None:
                 raise UsageProblem("gpg is not installed; it checks OpenPGP signatures")
 
@@ -136,23 +169,18 @@ class TrustedKeys:
             home = Path(tempfile.mkdtemp(prefix="syncd-gnupg-"))
             home.chmod(0o700)
             if self.gpg_keyring is not None:
+                data = read_key_file(self.gpg_keyring, "OpenPGP keyring")
                 done = subprocess.run(
-                    [
-                        "gpg",
-                        "--batch",
-                        "--quiet",
-                        "--homedir",
-                        str(home),
-                        "--import",
-                        str(self.gpg_keyring),
-                    ],
+                    ["gpg", "--batch", "--quiet", "--homedir", str(home), "--import"],
+                    input=data,
                     capture_output=True,
-                    text=True,
                     check=False,
+                    timeout=CHECK_TIMEOUT_SECONDS,
                 )
                 if done.returncode != 0:
                     shutil.rmtree(home, ignore_errors=True)
-                    first = (done.stderr.strip().splitlines() or ["gpg failed"])[0]
+                    stderr = done.stderr.decode(errors="replace").strip()
+                    first = (stderr.splitlines() or ["gpg failed"])[0]
                     raise UsageProblem(f"OpenPGP keyring {self.gpg_keyring}: {first}")
             self._gnupg_home = home
         return self._gnupg_home
@@ -188,23 +216,12 @@ def verify_commit(git_dir: str | Path, sha: str, keys: TrustedKeys) -> Signature
     unknown (`U`): the keyring the operator gave is the trust decision.
     """
     options, env = keys.git_environment()
-    done = subprocess.run(
-        [
-            "git",
-            "-C",
-            str(git_dir),
-            *options,
-            "log",
-            "-1",
-            "--format=%G?%x00%GS%x00%GF%x00%GK",
-            sha,
-            "--",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    try:
+        done = _git(
+            git_dir, *options, "log", "-1", "--format=%G?%x00%GS%x00%GF%x00%GK", sha, "--", env=env
+        )
+    except subprocess.TimeoutExpired:
+        return Signature(sha, Verdict.UNVERIFIABLE, detail="the check timed out")
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or ["git log failed"])[0]
         return Signature(sha, Verdict.UNVERIFIABLE, detail=first)
@@ -228,14 +245,28 @@ def verify_commit(git_dir: str | Path, sha: str, keys: TrustedKeys) -> Signature
     return Signature(sha, verdict, _principal(signer), fingerprint, detail)
 
 
-def _is_openpgp(git_dir: str | Path, sha: str) -> bool:
-    done = subprocess.run(
-        ["git", "-C", str(git_dir), "cat-file", "commit", sha],
+def _git(
+    git_dir: str | Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """git in `git_dir`, bounded in time: a hung gpg or ssh-keygen must not hang the daemon."""
+    return subprocess.run(
+        ["git", "-C", str(git_dir), *args],
         capture_output=True,
         text=True,
+        env=env,
         check=False,
+        timeout=CHECK_TIMEOUT_SECONDS,
     )
-    return "-----BEGIN PGP SIGNATURE-----" in done.stdout
+
+
+def _is_openpgp(git_dir: str | Path, sha: str) -> bool:
+    """Whether the commit's signature header (not its message) holds an OpenPGP signature."""
+    try:
+        done = _git(git_dir, "cat-file", "commit", sha)
+    except subprocess.TimeoutExpired:
+        return False
+    header = done.stdout.partition("\n\n")[0]
+    return OPENPGP_HEADER.search(header) is not None
 
 
 TELLING = re.compile(
@@ -246,13 +277,10 @@ TELLING = re.compile(
 
 def _detail(git_dir: str | Path, sha: str, options: list[str], env: dict[str, str]) -> str:
     """git's (or gpg's, or ssh-keygen's) line that says why a signature does not count."""
-    done = subprocess.run(
-        ["git", "-C", str(git_dir), *options, "verify-commit", sha],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    try:
+        done = _git(git_dir, *options, "verify-commit", sha, env=env)
+    except subprocess.TimeoutExpired:
+        return "the check timed out"
     for line in done.stderr.splitlines():
         if TELLING.search(line):
             return " ".join(line.split()).removeprefix("error: ")

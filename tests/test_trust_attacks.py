@@ -1,0 +1,201 @@
+"""Attacks on the chain of trust: overrides granted by one person in disguise, trusted-key files
+that git would read from the wrong place, and key files that are not files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from syncd.sync.signatures import TrustedKeys, Verdict, verify_commit
+from tests.support import ConfigRepo, git, syncd_cli
+from tests.test_trust import (  # noqa: F401  (keys and signed_repo are fixtures)
+    PRICING,
+    SshKey,
+    allowed_signers,
+    applied,
+    apply,
+    keys,
+    provenance,
+    signed_commit,
+    signed_repo,
+)
+from tests.test_trust import _gpg
+
+
+def test_an_overrider_cannot_override_an_unsigned_change_that_claims_another_author(
+    signed_repo: ConfigRepo,
+    keys: dict[str, SshKey],  # noqa: F811
+    db_dsn: str,
+    tmp_path: Path,
+) -> None:
+    """bob cannot push his own flagged change as an unsigned commit authored `alice` and grant it
+    an override: who made an overridden commit must be proven by a signature, not typed."""
+    signers = allowed_signers(tmp_path / "allowed", keys["alice"], keys["bob"])
+    assert apply(signed_repo, db_dsn, signers)[0] == 0
+    good = signed_repo.head()
+    signed_repo.replace(PRICING, "USDC: 0.04", "USDC: 0.10")
+    git(signed_repo.path, "add", "-A")
+    git(
+        signed_repo.path,
+        "-c",
+        "user.name=alice",
+        "-c",
+        "user.email=alice@tonsurance.test",
+        "commit",
+        "-q",
+        "-m",
+        "Reprice USDC to 10%",
+    )
+    signed_commit(signed_repo, keys["bob"], "Approve\n\nConfig-Override: looks fine", empty=True)
+    code, out = apply(signed_repo, db_dsn, signers)
+    assert code == 1 and "guardrail" in out and "no good signature" in out, out
+    assert applied(db_dsn) == good
+
+
+def test_an_override_counts_over_signed_commits_of_another_person(
+    signed_repo: ConfigRepo,
+    keys: dict[str, SshKey],  # noqa: F811
+    db_dsn: str,
+    tmp_path: Path,
+) -> None:
+    """With every overridden commit signed by alice, bob's override still counts."""
+    signers = allowed_signers(tmp_path / "allowed", keys["alice"], keys["bob"])
+    assert apply(signed_repo, db_dsn, signers)[0] == 0
+    signed_repo.replace(PRICING, "USDC: 0.04", "USDC: 0.10")
+    signed_commit(signed_repo, keys["alice"], "Reprice USDC to 10%")
+    signed_commit(signed_repo, keys["alice"], "Explain it", empty=True)
+    head = signed_commit(signed_repo, keys["bob"], "Approve\n\nConfig-Override: RISK-7", empty=True)
+    code, out = apply(signed_repo, db_dsn, signers)
+    assert code == 0, out
+    assert applied(db_dsn) == head
+    *_, override_by, _reason, overridden = provenance(db_dsn, head) or ()
+    assert override_by == "bob@tonsurance.test" and "alice@tonsurance.test" in list(overridden or [])
+
+
+def test_a_relative_allowed_signers_path_is_read_from_the_working_directory(
+    signed_repo: ConfigRepo,
+    keys: dict[str, SshKey],  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--allowed-signers allowed` means the file in the operator's directory, not a file of the
+    same name that git would find relative to the repository (whose content an attacker writes)."""
+    operator = tmp_path / "operator"
+    operator.mkdir()
+    allowed_signers(operator / "allowed", keys["alice"])
+    monkeypatch.chdir(operator)
+    code, out = syncd_cli("verify", "--repo", str(signed_repo.path), "--allowed-signers", "allowed")
+    assert code == 0 and "signed by alice@tonsurance.test" in out, out
+    # A head signed by mallory, with mallory's key in an `allowed` file git could reach from the
+    # repository, must still be refused.
+    allowed_signers(signed_repo.path / "allowed", keys["mallory"])
+    allowed_signers(signed_repo.path / ".git" / "allowed", keys["mallory"])
+    signed_commit(signed_repo, keys["mallory"], "Mallory's", empty=True)
+    code, out = syncd_cli("verify", "--repo", str(signed_repo.path), "--allowed-signers", "allowed")
+    assert code == 1 and "not trusted" in out, out
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "huge"])
+def test_key_files_that_are_not_small_regular_files_are_one_line(
+    kind: str,
+    signed_repo: ConfigRepo,
+    tmp_path: Path,
+) -> None:
+    """A key file that is a directory, a FIFO (which would block a read forever) or far too
+    large is refused at start with one line naming it, for both kinds of key file."""
+    for option in ("--allowed-signers", "--gpg-keyring"):
+        bad = tmp_path / f"{kind}{option}"
+        if kind == "directory":
+            bad.mkdir()
+        elif kind == "fifo":
+            os.mkfifo(bad)
+        else:
+            with bad.open("wb") as out:
+                out.truncate(64 * 1024 * 1024)
+        code, out = syncd_cli("verify", "--repo", str(signed_repo.path), option, str(bad))
+        assert code == 2, out
+        # click refuses a directory itself, with its usage lines above the error line.
+        line = out.strip().splitlines()[-1]
+        assert str(bad) in line and ("directory" if kind == "directory" else "syncd: error") in line
+
+
+def test_an_untrusted_ssh_signature_stays_untrusted_beside_a_keyring(
+    signed_repo: ConfigRepo,
+    keys: dict[str, SshKey],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A commit signed by an unknown SSH key whose message carries an OpenPGP armour line is not
+    taken for an OpenPGP signature of the keyring."""
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    _gpg(home, "--quick-gen-key", "carol@tonsurance.test", "ed25519", "sign", "never")
+    keyring = tmp_path / "trusted.gpg"
+    keyring.write_text(_gpg(home, "--armor", "--export", "carol@tonsurance.test"))
+    sha = signed_commit(
+        signed_repo,
+        keys["mallory"],
+        "Mallory's\n\n-----BEGIN PGP SIGNATURE-----\n-----END PGP SIGNATURE-----",
+        empty=True,
+    )
+    trusted = TrustedKeys(allowed_signers(tmp_path / "allowed", keys["alice"]), keyring)
+    try:
+        assert verify_commit(signed_repo.path, sha, trusted).verdict is Verdict.UNTRUSTED
+    finally:
+        trusted.close()
+
+
+def test_an_override_approves_nothing_pushed_after_it(
+    signed_repo: ConfigRepo,
+    keys: dict[str, SshKey],  # noqa: F811
+    db_dsn: str,
+    tmp_path: Path,
+) -> None:
+    """bob's override of alice's small flagged change does not carry a larger change alice signs
+    and pushes on top of it."""
+    signers = allowed_signers(tmp_path / "allowed", keys["alice"], keys["bob"])
+    assert apply(signed_repo, db_dsn, signers)[0] == 0
+    good = signed_repo.head()
+    signed_repo.replace(PRICING, "USDC: 0.04", "USDC: 0.06")
+    signed_commit(signed_repo, keys["alice"], "Reprice USDC to 6%")
+    signed_commit(signed_repo, keys["bob"], "Approve\n\nConfig-Override: RISK-8", empty=True)
+    signed_repo.replace(PRICING, "USDC: 0.06", "USDC: 0.09")
+    signed_commit(signed_repo, keys["alice"], "And a little more")
+    code, out = apply(signed_repo, db_dsn, signers)
+    assert code == 1 and "changed after it" in out, out
+    assert applied(db_dsn) == good
+
+
+def test_an_override_on_a_new_root_commit_is_not_standing_alone(
+    signed_repo: ConfigRepo,
+    keys: dict[str, SshKey],  # noqa: F811
+    db_dsn: str,
+    tmp_path: Path,
+) -> None:
+    """A branch rewritten to one parentless commit, signed by bob with a flagged config/ and his
+    own trailer, brings config/ in: it is not an override that changes nothing."""
+    signers = allowed_signers(tmp_path / "allowed", keys["alice"], keys["bob"])
+    assert apply(signed_repo, db_dsn, signers)[0] == 0
+    good = signed_repo.head()
+    git(signed_repo.path, "checkout", "-q", "--orphan", "rewritten")
+    signed_repo.replace(PRICING, "USDC: 0.04", "USDC: 0.10")
+    git(signed_repo.path, "add", "-A")
+    git(
+        signed_repo.path,
+        "-c",
+        "gpg.format=ssh",
+        "-c",
+        f"user.signingkey={keys['bob'].private}",
+        "-c",
+        "user.email=bob@tonsurance.test",
+        "commit",
+        "-q",
+        "-S",
+        "-m",
+        "Fresh start\n\nConfig-Override: mine alone",
+    )
+    signed_repo.push(force=True)
+    code, out = apply(signed_repo, db_dsn, signers)
+    assert code == 1 and "an override must stand alone" in out, out
+    assert applied(db_dsn) == good
