@@ -44,15 +44,42 @@ def with_staging_rate(repo: ConfigRepo) -> str:
     return repo.commit("Try a higher USDC rate in staging")
 
 
+def run_once(repo: ConfigRepo, dsn: str, environment: str, state: Path) -> subprocess.CompletedProcess:
+    """One cycle of a daemon following the branch `main` of the repository's remote."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "syncd.cli.main",
+            "run",
+            "--once",
+            "--repo",
+            str(repo.remote),
+            "--dsn",
+            dsn,
+            "--state-dir",
+            str(state),
+            "--environment",
+            environment,
+            "--listen",
+            "",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_staging_and_production_databases_from_one_branch(
-    repo: ConfigRepo, db_dsn: str, second_db_dsn: str
+    repo: ConfigRepo, db_dsn: str, second_db_dsn: str, tmp_path: Path
 ) -> None:
-    """The same commit applied as staging and as production gives each database its own values,
-    and status names the environment each one serves."""
+    """A staging and a production daemon following the same branch give each database its own
+    values, and status names the environment each one serves."""
     head = with_staging_rate(repo)
     for dsn, name in ((db_dsn, "staging"), (second_db_dsn, "production")):
-        code, out = cli("apply", "--repo", str(repo.path), "--dsn", dsn, "--environment", name)
-        assert code == 0, out
+        done = run_once(repo, dsn, name, tmp_path / name)
+        assert done.returncode == 0, done.stderr
+        assert f"as the {name} environment" in done.stderr
         assert applied_commit(dsn) == head
     assert value(db_dsn, "pricing", "base_rate_USDC") == staging_rate(repo)
     base = yaml.safe_load(repo.file("config/pricing.yaml").read_text())["base_rates"]["USDC"]
@@ -92,28 +119,7 @@ def test_a_daemon_of_another_environment_applies_nothing(
     with_staging_rate(repo)
     cli("apply", "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "production")
     rows, state = table_dump(db_dsn), sync_state(db_dsn)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "syncd.cli.main",
-            "run",
-            "--once",
-            "--repo",
-            str(repo.remote),
-            "--dsn",
-            db_dsn,
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--environment",
-            "staging",
-            "--listen",
-            "",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_once(repo, db_dsn, "staging", tmp_path / "state")
     assert done.returncode == 1, done.stderr
     assert "wrong_environment" in done.stderr and "serves the environment 'production'" in done.stderr
     assert table_dump(db_dsn) == rows and sync_state(db_dsn) == state

@@ -174,6 +174,7 @@ def test_git_failing_while_validating_aborts_the_revert(
         raise GitUnavailable("reading the trial commit from git failed: object store gone")
 
     monkeypatch.setattr("syncd.review.revert.prepare", unreadable)
+    monkeypatch.setattr("syncd.review.revert.prepare_environments", unreadable)
     result = revert(repo, change)
     assert result.exit_code == 3
     assert "syncd: error: reading the trial commit from git failed" in result.stderr

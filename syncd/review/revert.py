@@ -19,7 +19,7 @@ from syncd.errors import GitUnavailable, PlanRefused
 from syncd.review.guardrails import OverridePolicy, load_policy
 from syncd.review.review import Review, review_between
 from syncd.sync.gitsource import open_repo, resolve_commit
-from syncd.sync.pipeline import prepare, refusal_reason
+from syncd.sync.pipeline import prepare, prepare_environments, refusal_reason
 from tonsurance.errors import InvalidConfig, UsageProblem
 
 
@@ -127,12 +127,13 @@ def _checked_trial(repo: git.Repo, short: str, parent: str) -> str:
         raise GitUnavailable(
             f"git could not record the revert of {short}: {_git_error(exc)}"
         ) from None
-    checked = prepare(repo, trial)
-    if not checked.validation.ok:
-        raise PlanRefused(
-            f"reverting {short} gives an invalid configuration, so the revert was aborted and"
-            f" nothing changed: {refusal_reason(checked.validation)}"
-        )
+    rendered, _ = prepare_environments(repo, trial)
+    for checked in list(rendered.values()) or [prepare(repo, trial)]:
+        if not checked.validation.ok:
+            raise PlanRefused(
+                f"reverting {short} gives an invalid configuration, so the revert was aborted and"
+                f" nothing changed: {refusal_reason(checked.validation)}"
+            )
     return str(trial)
 
 
