@@ -1,9 +1,9 @@
 """`syncd promote --from staging --to production [KEY ...]`: a commit, on a new branch, that gives
-the target environment the source environment's values.
+the --to environment the values of the --from environment.
 
-Only the target's overlay changes, edited in place (comments, order and formatting survive): an
-override is set where the source's value differs from the base, and removed where the source
-keeps the base's value. The commit is written from HEAD through a temporary index, so the
+Only the --to overlay changes, edited in place (comments, order and formatting survive): an
+override is set where the --from value differs from the base, and removed where --from keeps
+the base's value. The commit is written from HEAD through a temporary index, so the
 working tree and the current branch are never touched; it must validate in every environment
 before the branch is created. Refused, changing nothing: an environment that is not declared,
 uncommitted changes in the working tree, a key that does not differ, an existing branch.
