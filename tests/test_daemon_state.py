@@ -93,15 +93,18 @@ def test_stale_git_locks_are_removed(
     repo: ConfigRepo, db_dsn: str, daemons: Any, tmp_path: Path
 ) -> None:
     """Lock files a killed git left in the mirror no longer block fetches: the daemon removes
-    them, says so once, and applies the next push."""
+    them and a half-made mirror, says so once, and applies the next push."""
     daemon = daemons(str(repo.remote), db_dsn)
     wait_applied(db_dsn, repo.head())
     mirror = _mirror(tmp_path)
     for name in STALE_LOCKS:
         (mirror / name).write_text("")
+    half_made = mirror.parent / f".new-{mirror.name}-killed"
+    (half_made / "objects").mkdir(parents=True)
     sha = repo.change(PRICING, "USDC: 0.04", "USDC: 0.045")
     wait_applied(db_dsn, sha)
     assert not [name for name in STALE_LOCKS if (mirror / name).exists()]
+    assert not half_made.exists()
     assert daemon.log.count("mirror_tidied:") == 1 and "git_down" not in daemon.log
 
 
