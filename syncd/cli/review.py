@@ -233,13 +233,15 @@ def _plan_review(
     default="text",
     show_default=True,
 )
-def revert(sha: str, repo: str, no_commit: bool, fmt: str) -> None:
-    """Roll back one commit: git revert, validate the result, print its plan; refuse if invalid."""
+@environment_option
+def revert(sha: str, repo: str, no_commit: bool, fmt: str, environment: str) -> None:
+    """Roll back one commit: git revert, validate the result in every environment, print the
+    plan of one (--environment); refuse if invalid."""
     from syncd.render.revert import next_step, override_advice
     from syncd.render.review import RENDERERS
     from syncd.review.revert import revert as run_revert
 
-    result = run_revert(repo, sha, commit=not no_commit)
+    result = run_revert(repo, sha, commit=not no_commit, environment=environment)
     click.echo(RENDERERS[fmt](result.review))
     checks = result.review.guardrails
     for finding in checks.findings if checks is not None else ():

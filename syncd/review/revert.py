@@ -20,6 +20,7 @@ from syncd.review.guardrails import OverridePolicy, load_policy
 from syncd.review.review import Review, review_between
 from syncd.sync.gitsource import open_repo, resolve_commit
 from syncd.sync.pipeline import prepare, prepare_environments, refusal_reason
+from tonsurance.config.environments import DEFAULT_ENVIRONMENT
 from tonsurance.errors import InvalidConfig, UsageProblem
 
 
@@ -56,8 +57,11 @@ def _abort(repo: git.Repo) -> None:
         pass
 
 
-def revert(repo_path: str | Path, rev: str, *, commit: bool = True) -> RevertResult:
-    """Revert `rev` on top of HEAD; an invalid result is refused, the repository left as it was."""
+def revert(
+    repo_path: str | Path, rev: str, *, commit: bool = True, environment: str = DEFAULT_ENVIRONMENT
+) -> RevertResult:
+    """Revert `rev` on top of HEAD; a result invalid in any environment is refused, the
+    repository left as it was. The plan shown is `environment`'s."""
     repo = open_repo(repo_path)
     if repo.bare:
         raise UsageProblem(f"{repo_path} is a bare repository; revert in a working clone")
@@ -89,7 +93,7 @@ def revert(repo_path: str | Path, rev: str, *, commit: bool = True) -> RevertRes
         _abort(repo)
         raise
     head = new or trial
-    review = review_between(repo_path, parent, head)
+    review = review_between(repo_path, parent, head, environment=environment)
     overrides = load_policy(repo, parent, head).overrides
     return RevertResult(target.hexsha, _summary(target), parent, new, review, overrides, merge)
 
