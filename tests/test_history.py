@@ -32,7 +32,7 @@ def test_history_shows_drift_and_its_correction_in_order(repo: ConfigRepo, db_ds
     apply_commit(repo.path, "HEAD", db_dsn)
     code, out = cli("history", "pricing.base_rate_GHO", "--repo", str(repo.path), "--dsn", db_dsn)
     assert code == 0, out
-    tail = out.splitlines()[-2:]
+    tail = out.split("\nnotes:")[0].splitlines()[-2:]
     assert tail[0].endswith("UPDATE 0.065 -> 0.5: changed by hand (drift)")
     assert tail[1].endswith(
         f"UPDATE 0.5 -> 0.065: put back by syncd to {repo.head()[:12]} (drift correction)"
@@ -47,7 +47,8 @@ def test_history_of_an_unknown_key_fails(repo: ConfigRepo, db_dsn: str):
 
 def test_history_explains_its_notes(repo: ConfigRepo, db_dsn: str):
     """A commit that reached the database with a later one shows "(with X)", one not applied
-    shows "not applied to this database", and a notes section says what each means."""
+    shows "not applied to this database", and a notes section says what each of them and
+    "unverified" means."""
     apply_commit(repo.path, "HEAD", db_dsn)
     skipped = repo.change(PRICING, "USDC: 0.04", "USDC: 0.05", "Raise USDC")
     carrier = repo.change(PRICING, "USDT: 0.06", "USDT: 0.061", "Unrelated change")
@@ -61,4 +62,8 @@ def test_history_explains_its_notes(repo: ConfigRepo, db_dsn: str):
     at = lines.index(next(x for x in lines if x.startswith(f"  {pending[:12]}")))
     assert lines[at + 1].endswith("in the database: not applied to this database")
     notes = lines[lines.index("notes:") + 1 :]
-    assert [n.split(":")[0].strip() for n in notes] == ["(with X)", "not applied to this database"]
+    assert [n.split(":")[0].strip() for n in notes] == [
+        "(with X)",
+        "unverified",
+        "not applied to this database",
+    ]

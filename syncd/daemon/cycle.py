@@ -236,7 +236,7 @@ class Reconciler:
             what = (
                 f"{count} change{'s' if count != 1 else ''}"
                 if result.outcome is Outcome.APPLIED
-                else "already applied, nothing written"
+                else "the database already holds its configuration, nothing written"
             )
             event(
                 str(result.outcome),

@@ -8,7 +8,7 @@ from syncd.sync.pipeline import ApplyReport
 
 VERDICTS = {
     Outcome.APPLIED: "applied",
-    Outcome.UNCHANGED: "unchanged (already applied; nothing written)",
+    Outcome.UNCHANGED: "unchanged (the database holds this configuration already; nothing written)",
     Outcome.DRY_RUN: "dry run; nothing changed",
 }
 

@@ -202,6 +202,8 @@ NOT_APPLIED = "not applied to this database"
 NOTES = {
     "(with ": "(with X): this commit was never applied by itself; its value reached the database"
     " when X, a later commit that contains it, was applied (the commits between were skipped)",
+    "      unverified": "unverified: applied without signature checks (syncd run"
+    " --verify-signatures), so the author shown is only what git records",
     NOT_APPLIED: f"{NOT_APPLIED}: the audit log of this database has no apply of this commit,"
     " nor of a later one that still held this value (not applied yet, applied to another"
     " database, or changed again before an apply)",
