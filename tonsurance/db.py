@@ -15,7 +15,14 @@ from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict
 
 from tonsurance.errors import Unavailable, UsageProblem
-from tonsurance.redaction import describe, redact, remember, scrub
+from tonsurance.redaction import (
+    MISREAD_URL,
+    describe,
+    misread_password,
+    redact,
+    remember,
+    scrub,
+)
 
 __all__ = [
     "DSN_ENV",
@@ -55,6 +62,8 @@ def target(dsn: str | None) -> str:
     """Which database an address reaches, as libpq fills it in (PG* variables, defaults), e.g.
     `database "tonsurance" on 127.0.0.1:5432 as user postgres`; no connection is made."""
     address = resolve_dsn(dsn)
+    if misread_password(address) is not None:
+        return describe(address)
     try:
         given = {o.keyword: o.val for o in pq.Conninfo.parse(address.encode())}
     except psycopg.Error:
@@ -147,6 +156,8 @@ def connect(
     """Open a connection; an unreachable server raises Unavailable naming the redacted address
     and every server it names (libpq tries each host of a multi-host address in turn)."""
     address = resolve_dsn(dsn)
+    if misread_password(address) is not None:
+        raise UsageProblem(MISREAD_URL)
     try:
         params = conninfo_to_dict(address)
     except psycopg.Error:

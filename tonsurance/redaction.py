@@ -35,6 +35,16 @@ _KV_PASSWORD = re.compile(
     r"(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s']\S*|'.*)", re.IGNORECASE
 )
 
+# Everything between `scheme://user:` and the last "@": what a person meant as the password.
+_MEANT_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^:@/?\[]*:(.*)@", re.IGNORECASE)
+_URL_DELIMITERS = re.compile(r"[/?@]")
+MISREAD_URL = (
+    "the database address is a postgresql:// URL whose password holds an unencoded '/', '?' or '@',"
+    " which libpq would read as part of the host or database: percent-encode the password"
+    " (python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=\"\"))'"
+    " PASSWORD); check --dsn or TONSURANCE_DSN"
+)
+
 _known: set[str] = set()
 _known_lock = threading.Lock()
 
@@ -65,6 +75,23 @@ def _written_forms(address: str, parsed: dict[str, object]) -> set[str]:
     return {form for form in forms if form}
 
 
+def misread_password(address: str) -> str | None:
+    """The password meant in a URL that libpq would misread (a raw `/`, `?` or `@` in it).
+
+    `user:1234/db` (a port, then the database) is an ordinary URL, not a misread password.
+    """
+    if not _URL_SCHEME.match(address):
+        return None
+    found = _MEANT_PASSWORD.match(address)
+    if found is None:
+        return None
+    meant = found.group(1)
+    first = _URL_DELIMITERS.split(meant, maxsplit=1)[0]
+    if not _URL_DELIMITERS.search(meant) or (first.isdigit() and "@" not in meant):
+        return None
+    return meant
+
+
 def remember(address: str) -> None:
     """Note the passwords of `address`, so `scrub` removes them from every later text."""
     if not address:
@@ -74,6 +101,9 @@ def remember(address: str) -> None:
     except psycopg.Error:
         parsed = {}
     forms = _written_forms(address, parsed)
+    meant = misread_password(address)
+    if meant is not None:
+        forms |= {meant, *(piece for piece in _URL_DELIMITERS.split(meant) if piece)}
     if forms:
         with _known_lock:
             _known.update(forms)
@@ -113,6 +143,8 @@ def describe(address: str) -> str:
     if not address:
         return PG_ENV
     remember(address)
+    if misread_password(address) is not None:
+        return "a postgresql:// URL whose password needs percent-encoding"
     try:
         parsed = dict(conninfo_to_dict(address))
     except psycopg.Error:
