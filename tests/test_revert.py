@@ -118,9 +118,20 @@ def test_a_large_revert_is_judged_and_the_label_advised(repo: ConfigRepo):
     assert [f["subject"] for f in checks["findings"]] == ["pricing.base_rate_USDC"]
     assert checks["override"] is None
     err = result.stderr
-    assert "syncd: warning: guardrail: pricing.base_rate_USDC: 0.1 -> 0.04" in err
+    assert "syncd: warning: guardrail: dev: pricing.base_rate_USDC: 0.1 -> 0.04" in err
     assert "add the label config-override to its pull request" in err
     assert "lists no overriders" in err
+
+
+def test_every_environment_judges_the_revert(repo: ConfigRepo):
+    """A revert that only production's tighter limit flags is still flagged, as the pull
+    request's check (which judges every environment) would flag it."""
+    moved = repo.change(PRICING, "USDT: 0.06", "USDT: 0.095")
+    result = revert(repo, moved)
+    assert result.exit_code == 0, result.output
+    lines = [x for x in result.stderr.splitlines() if "guardrail:" in x]
+    assert lines and all(": production: pricing.base_rate_USDT" in x for x in lines), lines
+    assert "in production)" in result.stderr
 
 
 def test_the_advice_follows_the_policy_overriders(repo: ConfigRepo):

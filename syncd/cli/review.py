@@ -237,15 +237,14 @@ def _plan_review(
 def revert(sha: str, repo: str, no_commit: bool, fmt: str, environment: str) -> None:
     """Roll back one commit: git revert, validate the result in every environment, print the
     plan of one (--environment); refuse if invalid."""
-    from syncd.render.revert import next_step, override_advice
+    from syncd.render.revert import finding_lines, next_step, override_advice
     from syncd.render.review import RENDERERS
     from syncd.review.revert import revert as run_revert
 
     result = run_revert(repo, sha, commit=not no_commit, environment=environment)
     click.echo(RENDERERS[fmt](result.review))
-    checks = result.review.guardrails
-    for finding in checks.findings if checks is not None else ():
-        click.echo(f"{PROG}: warning: guardrail: {finding}", err=True)
+    for line in finding_lines(result):
+        click.echo(f"{PROG}: warning: {line}", err=True)
     click.echo(next_step(result), err=True)
     for line in override_advice(result):
         click.echo(line, err=True)

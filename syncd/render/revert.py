@@ -11,15 +11,16 @@ def override_advice(result: RevertResult) -> list[str]:
     """How the flagged revert can be accepted: the label when the policy allows it, a signed
     trailer commit by a listed overrider who made none of the change; empty when nothing is
     flagged or an override already counts."""
-    checks = result.review.guardrails
-    if checks is None or not checks.findings or checks.override is not None:
+    flagged = result.flagged()
+    if not flagged:
         return []
     short = result.target[:12]
-    n = len(checks.findings)
+    n = sum(len(checks.findings) for checks in flagged.values())
     lines = [
         (
-            f"The guardrails flag this revert ({n} finding{'s' if n != 1 else ''}), so its pull-request"
-            " check fails (and a daemon that judges guardrails refuses it) until it is accepted:"
+            f"The guardrails flag this revert ({n} finding{'s' if n != 1 else ''} in"
+            f" {', '.join(flagged)}), so its pull-request check fails (and a daemon that judges"
+            " guardrails refuses it) until it is accepted:"
         )
     ]
     policy = result.overrides
@@ -57,3 +58,12 @@ def next_step(result: RevertResult) -> str:
         f"Committed the {what} as {result.commit[:12]}. Push it (git push origin HEAD:main, or a"
         " branch and a pull request) and syncd applies it like any other commit."
     )
+
+
+def finding_lines(result: RevertResult) -> list[str]:
+    """One `guardrail: ENV: finding` line per finding of every environment that flags it."""
+    return [
+        f"guardrail: {name}: {finding}"
+        for name, checks in result.flagged().items()
+        for finding in checks.findings
+    ]

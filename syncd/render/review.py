@@ -136,9 +136,10 @@ def guardrails_markdown(result: GuardrailResult) -> list[str]:
         out.append(f"⚠️ {n} flagged {noun}, {result.override.describe()}.")
     else:
         out.append(
-            f"❌ {n} flagged {noun}: the check fails. To accept {them}, add the label"
-            f" `{OVERRIDE_LABEL}` to the pull request, or a trailer line"
-            f" `{OVERRIDE_TRAILER}: <reason>` to a commit message."
+            f"❌ {n} flagged {noun}: the check fails. To accept {them}, a maintainer adds the"
+            f" label `{OVERRIDE_LABEL}` to the pull request (unless the policy turns the label"
+            f" off), or an overrider the policy lists, who made none of the change, adds a signed"
+            f" commit of their own with a `{OVERRIDE_TRAILER}: <reason>` trailer."
         )
     out.append("")
     out += [f"- `{f.subject}`: {f.detail}: **{f.reason}**" for f in result.findings]

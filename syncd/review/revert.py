@@ -10,14 +10,14 @@ commit is reverted against its first parent, the branch it was merged into.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import git
 
 from syncd.errors import GitUnavailable, PlanRefused
-from syncd.review.guardrails import OverridePolicy, load_policy
-from syncd.review.review import Review, review_between
+from syncd.review.guardrails import GuardrailResult, OverridePolicy, load_policy
+from syncd.review.review import EnvironmentReviews, Review, review_between, review_environments
 from syncd.sync.gitsource import open_repo, resolve_commit
 from syncd.sync.pipeline import prepare, prepare_environments, refusal_reason
 from tonsurance.config.environments import DEFAULT_ENVIRONMENT
@@ -33,6 +33,18 @@ class RevertResult:
     review: Review
     overrides: OverridePolicy
     merge: bool = False  # the target was a merge commit, reverted against its first parent
+    # Every environment's review, judged as the pull request's check judges the revert.
+    judged: EnvironmentReviews = field(default_factory=EnvironmentReviews)
+
+    def flagged(self) -> dict[str, GuardrailResult]:
+        """The environments whose guardrails flag the revert, with no override that counts."""
+        return {
+            name: review.guardrails
+            for name, review in self.judged.reviews.items()
+            if review.guardrails is not None
+            and review.guardrails.findings
+            and review.guardrails.override is None
+        }
 
 
 def _git_error(exc: git.GitCommandError) -> str:
@@ -93,9 +105,14 @@ def revert(
         _abort(repo)
         raise
     head = new or trial
-    review = review_between(repo_path, parent, head, environment=environment)
+    judged = review_environments(repo_path, parent, head)
+    review = judged.reviews.get(environment) or review_between(
+        repo_path, parent, head, environment=environment
+    )
     overrides = load_policy(repo, parent, head).overrides
-    return RevertResult(target.hexsha, _summary(target), parent, new, review, overrides, merge)
+    return RevertResult(
+        target.hexsha, _summary(target), parent, new, review, overrides, merge, judged
+    )
 
 
 def _conflicted(repo: git.Repo) -> list[str]:
