@@ -6,13 +6,14 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import psycopg
 import pytest
 
 from syncd.console.audit import AUDIT_PAGE
+from syncd.console.catalog import PAGE_SIZE
 from syncd.console.database import Reader
-from syncd.console.queries import PAGE_SIZE
 from syncd.sync.outcomes import Outcome
 from syncd.sync.pipeline import apply_commit
 from tests.console_support import Answer, console_server, request
@@ -243,23 +244,32 @@ def test_parameters_are_paged(applied: str) -> None:
             "insert into config_parameters (category, key, value, value_type)"
             " select 'risk', 'extra_' || lpad(i::text, 4, '0'), to_jsonb(i), 'int'"
             " from generate_series(1, %s) i",
-            (PAGE_SIZE + 50,),
+            (PAGE_SIZE * 5 + 50,),
         )
         total = conn.execute("select count(*) from config_parameters").fetchone()
     with console_server(applied) as base:
-        keys: list[tuple[str, str]] = []
-        target = "/ui/parameters.json"
-        while True:
-            page = json.loads(request(base, target).body)
-            assert len(page["rows"]) <= PAGE_SIZE
-            keys += [(r["category"], r["key"]) for r in page["rows"]]
-            if page["after"] is None:
-                break
-            target = "/ui/parameters.json?" + __import__("urllib.parse").parse.urlencode(
-                {"after": page["after"]}
-            )
+        keys = _all_pages(base, "")
+        extra = _all_pages(base, "EXTRA_0")  # the filter ignores ASCII case
     assert total is not None and len(keys) == total[0] == len(set(keys))
     assert keys == sorted(keys)
+    assert extra == [k for k in keys if k[1].startswith("extra_0")] and len(extra) == 999
+
+
+def _all_pages(base: str, query: str) -> list[tuple[str, str]]:
+    """Every (category, key) the parameter list shows for `query`, following its pages."""
+    keys: list[tuple[str, str]] = []
+    target = "/ui/parameters.json?" + urlencode({"q": query})
+    first = None
+    while True:
+        page = json.loads(request(base, target).body)
+        first = first or page
+        assert len(page["rows"]) <= PAGE_SIZE
+        keys += [(r["category"], r["key"]) for r in page["rows"]]
+        if page["after"] is None:
+            break
+        target = "/ui/parameters.json?" + urlencode({"q": query, "after": page["after"]})
+    assert first["total"] == len(keys)
+    return keys
 
 
 def test_tables_and_environments_pages_show_the_configuration(console: str) -> None:
@@ -290,7 +300,10 @@ def test_console_never_writes_even_with_an_owner_login(applied: str) -> None:
 
 def test_a_tonsurance_reader_login_sees_the_pages(shared: tuple[str, ConfigRepo]) -> None:
     """With only tonsurance_reader's grants every page answers; what it may not read is said."""
-    with login_role(shared[0], "tonsurance_reader") as reader_dsn, console_server(reader_dsn) as base:
+    with (
+        login_role(shared[0], "tonsurance_reader") as reader_dsn,
+        console_server(reader_dsn) as base,
+    ):
         for target in PAGES:
             answer = request(base, target)
             assert answer.status == 200, (target, answer.text[:300])

@@ -21,11 +21,11 @@ from syncd.sync.outcomes import Outcome
 from syncd.sync.pipeline import apply_commit
 from tests.browser import chromium, console_errors, missing
 from tests.console_support import console_server
-from tests.support import ConfigRepo, fresh_database, make_config_repo
+from tests.support import fresh_database, make_config_repo
 
 __all__ = ["daemons"]
 
-HOSTILE = "<script>window.pwned = 1</script><img src=x onerror=\"window.pwned = 2\">"
+HOSTILE = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
 PAGES = {
     "/ui/": "Status",
     "/ui/parameters": "Parameters",
@@ -159,8 +159,7 @@ def test_a_value_pushed_to_git_appears_in_the_daemons_console(
     assert sha[:12] in first.text and "0.04 → 0.0425" in first.text
     browser.get(f"http://127.0.0.1:{daemon.port}/ui/")
     WebDriverWait(browser, 10).until(
-        lambda d: "yes" in d.find_element(By.CSS_SELECTOR, "#sync-state .big").text
-        or d.refresh()
+        lambda d: "yes" in d.find_element(By.CSS_SELECTOR, "#sync-state .big").text or d.refresh()
     )
     assert sha in browser.find_element(By.ID, "applied").text
     assert "Price USDC at 4.25%" in browser.find_element(By.ID, "applied").text

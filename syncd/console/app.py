@@ -20,10 +20,11 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from syncd.console.audit import audit_page, parameter_page, tables_page
+from syncd.console.catalog import parameters
 from syncd.console.database import Reader
 from syncd.console.environments import environments_page
-from syncd.console.pages import Live, to_json
-from syncd.console.queries import applied_and_environment, front, parameters
+from syncd.console.pages import CommitView, Live, to_json
+from syncd.console.queries import applied_and_environment, front
 from tonsurance.errors import Unavailable
 
 PREFIX = "/ui"
@@ -78,7 +79,7 @@ def _short(value: Any) -> str:
 
 
 def _when(value: dt.datetime | None) -> str:
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
 
 
 def _integer(query: dict[str, list[str]], name: str, default: int | None) -> int | None:
@@ -102,6 +103,7 @@ class Console:
         title: str = "tonsurance-config",
     ) -> None:
         self.reader = reader
+        self.commits: dict[str, CommitView] = {}  # what each applied commit says, by sha
         self.live = live or (lambda: None)
         self.repo_path = repo_path or (lambda: None)
         self.templates = Environment(
@@ -124,11 +126,14 @@ class Console:
         path = unquote(parts.path)
         query = parse_qs(parts.query, keep_blank_values=True)
         as_json = path.endswith(".json") or _wants_json(accept)
-        if path.endswith(".json"):
-            path = path[: -len(".json")]
+        path = path.removesuffix(".json")
         if method not in ("GET", "HEAD"):
-            return self._error(405, "the console is read-only: use GET or HEAD", as_json,
-                               extra=(("Allow", "GET, HEAD"),))
+            return self._error(
+                405,
+                "the console is read-only: use GET or HEAD",
+                as_json,
+                extra=(("Allow", "GET, HEAD"),),
+            )
         try:
             if path.startswith(f"{PREFIX}/static/"):
                 return self._static(path.rsplit("/", 1)[-1])
@@ -150,7 +155,9 @@ class Console:
     def _page(self, path: str, query: dict[str, list[str]]) -> tuple[str, Any]:
         if path in (PREFIX, f"{PREFIX}/index"):
             live = self.live()
-            return "front", self.reader.run(lambda conn, caps: front(conn, caps, live))
+            return "front", self.reader.run(
+                lambda conn, caps: front(conn, caps, live, self.commits)
+            )
         if path == f"{PREFIX}/parameters":
             text = query.get("q", [""])[-1].strip()[:200]
             cursor = query.get("after", [""])[-1]
@@ -183,8 +190,9 @@ class Console:
         if name not in self.static:
             raise NotFound(f"no static file {name}")
         headers = tuple(h for h in SECURITY_HEADERS if h[0] != "Cache-Control")
-        return Response(200, _STATIC[name], self.static[name],
-                        headers + (("Cache-Control", "max-age=300"),))
+        return Response(
+            200, _STATIC[name], self.static[name], headers + (("Cache-Control", "max-age=300"),)
+        )
 
     def _html(self, name: str, **values: Any) -> bytes:
         return self.templates.get_template(f"{name}.html").render(page_name=name, **values).encode()

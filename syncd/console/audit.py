@@ -9,10 +9,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from syncd.console.catalog import parameter
 from syncd.console.charts import hour_bars, value_chart
 from syncd.console.database import Capabilities
 from syncd.console.pages import AuditPage, ParameterPage, TablesPage
-from syncd.console.queries import change_columns, parameter, to_change
+from syncd.console.queries import change_columns, to_change
 
 HISTORY_SHOWN = 500
 AUDIT_PAGE = 100
@@ -48,12 +49,10 @@ def parameter_page(
         return None
     more = len(changes) > HISTORY_SHOWN
     changes = changes[:HISTORY_SHOWN]
-    points = [(c.when, c.new) for c in reversed(changes)]
+    points = [(c.when, c.new, c.kind.value) for c in reversed(changes)]
     if not points and row is not None:
-        points = [(row.updated_at, row.value)]
-    return ParameterPage(
-        row, category, key, tuple(changes), more, value_chart(points, _now(conn))
-    )
+        points = [(row.updated_at, row.value, "commit" if row.commit else "hand edit")]
+    return ParameterPage(row, category, key, tuple(changes), more, value_chart(points, _now(conn)))
 
 
 def audit_page(
@@ -102,7 +101,7 @@ def tables_page(conn: psycopg.Connection[Any], caps: Capabilities) -> TablesPage
         depegs = tuple(cur.fetchall())
         cur.execute(
             "select id, name, description, severity, annual_probability, btc_change,"
-            " price_impacts, commit from stress_scenarios order by id collate \"C\""
+            ' price_impacts, commit from stress_scenarios order by id collate "C"'
         )
         scenarios = tuple(cur.fetchall())
         results = None

@@ -22,18 +22,18 @@ def _label(value: float) -> str:
 
 
 def value_chart(
-    points: Sequence[tuple[dt.datetime, object]], now: dt.datetime
+    points: Sequence[tuple[dt.datetime, object, str]], now: dt.datetime
 ) -> Chart | None:
-    """A step line of a numeric value over time (oldest first), held until `now`; None when
-    fewer than one numeric value is known."""
-    numeric = [(when, v) for when, raw in points if (v := _number(raw)) is not None]
+    """A step line of a numeric value over time (oldest first; each point's kind of change
+    names its dot's class), held until `now`; None when no value is a number."""
+    numeric = [(when, v, kind) for when, raw, kind in points if (v := _number(raw)) is not None]
     if not numeric:
         return None
     start = numeric[0][0].timestamp()
     end = max(now.timestamp(), numeric[-1][0].timestamp())
     span = (end - start) or 1.0
-    low = min(v for _, v in numeric)
-    high = max(v for _, v in numeric)
+    low = min(v for _, v, _ in numeric)
+    high = max(v for _, v, _ in numeric)
     if high == low:
         low, high = low - (abs(low) or 1.0) * 0.1, high + (abs(high) or 1.0) * 0.1
     plot_w, plot_h = WIDTH - _LEFT - _RIGHT, HEIGHT - _TOP - _BOTTOM
@@ -46,17 +46,18 @@ def value_chart(
 
     coords: list[tuple[float, float]] = []
     dots = []
-    for when, value in numeric:
+    for when, value, kind in numeric:
         px, py = x(when.timestamp()), y(value)
         if coords:
             coords.append((px, coords[-1][1]))
         coords.append((px, py))
-        dots.append((px, py, f"{_label(value)} at {when.isoformat(timespec='seconds')}"))
+        label = f"{_label(value)} at {when.isoformat(timespec='seconds')} ({kind})"
+        dots.append((px, py, label, kind.replace(" ", "-")))
     coords.append((x(end), coords[-1][1]))
     y_labels = tuple((y(v), _label(v)) for v in (high, (high + low) / 2, low))
     shape = "%Y-%m-%d" if span > 2 * 86400 else "%m-%d %H:%M"
     x_labels = tuple(
-        (float(px), dt.datetime.fromtimestamp(stamp, dt.timezone.utc).strftime(shape))
+        (float(px), dt.datetime.fromtimestamp(stamp, dt.UTC).strftime(shape))
         for px, stamp in ((_LEFT, start), (WIDTH - _RIGHT, end))
     )
     return Chart(

@@ -2,7 +2,7 @@
 
 Each connection starts with `default_transaction_read_only` on and a statement timeout, and each
 request runs in a transaction marked read only, so nothing the console does can write, whatever
-role the address logs in as. What the role may read is found once per connection
+role the address logs in as. What the role may read is found once a minute
 (`Capabilities`): a tonsurance_reader login sees the audit log through config_audit_trail when
 that view exists, and pages say what they cannot show rather than fail.
 """
@@ -10,6 +10,7 @@ that view exists, and pages say what they cannot show rather than fail.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from tonsurance.errors import Unavailable
 T = TypeVar("T")
 
 STATEMENT_TIMEOUT_MS = 5000
+CAPABILITIES_TTL = 60.0  # seconds; a migration or a GRANT shows within this
 _RELATIONS = (
     "config_audit_log",
     "config_audit_trail",
@@ -92,6 +94,7 @@ class Reader:
             name="syncd-console",
         )
         self._caps: Capabilities | None = None
+        self._caps_at = 0.0
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         conn.read_only = True
@@ -108,22 +111,18 @@ class Reader:
         """`read(conn, capabilities)` in one read-only transaction; Unavailable when the database
         cannot be reached (the message names the redacted address, never a password)."""
         try:
-            with self.pool.connection(timeout=self.timeout) as conn:
-                with conn.transaction():
-                    if self._caps is None:
-                        self._caps = read_capabilities(conn)
-                    return read(conn, self._caps)
+            with self.pool.connection(timeout=self.timeout) as conn, conn.transaction():
+                caps = self._caps
+                if caps is None or time.monotonic() - self._caps_at > CAPABILITIES_TTL:
+                    caps = self._caps = read_capabilities(conn)
+                    self._caps_at = time.monotonic()
+                return read(conn, caps)
         except PoolTimeout:
             raise Unavailable(
-                f"the database at {describe(self.address)} did not answer within"
-                f" {self.timeout:g} s"
+                f"the database at {describe(self.address)} did not answer within {self.timeout:g} s"
             ) from None
         except psycopg.OperationalError as exc:
             primary = exc.diag.message_primary or type(exc).__name__
             raise Unavailable(
                 f"the database at {describe(self.address)} failed: {' '.join(primary.split())}"
             ) from None
-
-    def forget_capabilities(self) -> None:
-        """Read the role's privileges again on the next request (after a migration)."""
-        self._caps = None

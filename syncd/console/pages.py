@@ -115,7 +115,7 @@ class ParametersPage:
     query: str
     rows: tuple[ParameterRow, ...]
     categories: tuple[str, ...]
-    total: int
+    total: int | None  # matches in all; counted on the first page only
     after: str | None  # the cursor of the next page ("category\tkey"), None on the last one
 
 
@@ -144,7 +144,7 @@ class Chart:
     width: int
     height: int
     points: str
-    dots: tuple[tuple[float, float, str], ...]
+    dots: tuple[tuple[float, float, str, str], ...]  # x, y, label, kind of change
     y_labels: tuple[tuple[float, str], ...]
     x_labels: tuple[tuple[float, str], ...]
 

@@ -1,18 +1,19 @@
-"""The console's reads: one function per page part, each inside the caller's read-only transaction.
+"""The front page's reads, and the audit-row form the other pages share, each inside the
+caller's read-only transaction.
 
 Every query is bounded: lists are paged by a cursor (never OFFSET), the audit log is read
 newest first through its primary key or per parameter through its (category, key) index, so a
-page costs the same with 100 or 100,000 rows behind it.
+page costs nearly the same with 100 or 100,000 rows behind it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
 
 from syncd.console.database import Capabilities
 from syncd.console.pages import (
@@ -22,23 +23,15 @@ from syncd.console.pages import (
     DriftRow,
     FrontPage,
     Live,
-    ParameterRow,
-    ParametersPage,
     Provenance,
     Refusal,
 )
-from syncd.console.units import unit_of
 
-PAGE_SIZE = 200
 DRIFT_SHOWN = 20
 
 _PROVENANCE = """
 select author, verification, signer, signer_key, pull_request, override_reason, override_by
   from commit_provenance where commit_sha = %s
-"""
-_COUNTS = """
-select (select count(*) from config_parameters), (select count(*) from historical_depegs),
-       (select count(*) from stress_scenarios)
 """
 
 
@@ -56,9 +49,29 @@ def provenance(conn: psycopg.Connection[Any], caps: Capabilities, sha: str) -> P
 
 
 def commit_view(
+    conn: psycopg.Connection[Any],
+    caps: Capabilities,
+    sha: str,
+    when: dt.datetime | None,
+    known: dict[str, CommitView] | None = None,
+) -> CommitView:
+    """The commit's author and message as the apply recorded them in the audit log.
+
+    What a commit says never changes, so a view found whole is kept in `known` by sha: the
+    search of the audit log for an old commit's rows is paid once, not on every front page."""
+    if known is not None and sha in known:
+        return dataclasses.replace(known[sha], when=when)
+    found_view = _commit_view(conn, caps, sha, when)
+    if known is not None and found_view.message is not None:
+        if len(known) >= 64:
+            known.clear()
+        known[sha] = found_view
+    return found_view
+
+
+def _commit_view(
     conn: psycopg.Connection[Any], caps: Capabilities, sha: str, when: dt.datetime | None
 ) -> CommitView:
-    """The commit's author and message as the apply recorded them in the audit log."""
     author = message = None
     if caps.audit:
         row = _one(
@@ -102,42 +115,79 @@ def last_refusal(
     return None
 
 
-def drift(conn: psycopg.Connection[Any], caps: Capabilities) -> tuple[int, tuple[DriftRow, ...]]:
-    """How many rows changed by hand since the last sync, and the newest of those changes."""
-    if not caps.audit:
-        return 0, ()
-    since = sql.SQL(
+def _drift_since(caps: Capabilities) -> sql.Composable:
+    assert caps.audit is not None
+    return sql.SQL(
         "from {} where is_drift"
         " and changed_at >= coalesce((select applied_at from sync_state), '-infinity')"
     ).format(sql.Identifier(caps.audit))
-    count = _one(conn, sql.SQL("select count(distinct (table_name, category, key)) ") + since)
+
+
+def drift_rows(conn: psycopg.Connection[Any], caps: Capabilities) -> tuple[DriftRow, ...]:
+    """The newest changes made by hand since the last sync."""
+    if not caps.audit:
+        return ()
     with conn.cursor() as cur:
         cur.execute(
             sql.SQL("select table_name, category, key, action, changed_at ")
-            + since
+            + _drift_since(caps)
             + sql.SQL(" order by changed_at desc limit %s"),
             (DRIFT_SHOWN,),
         )
-        rows = tuple(DriftRow(*row) for row in cur.fetchall())
-    return int(count[0]) if count else 0, rows
+        return tuple(DriftRow(*row) for row in cur.fetchall())
+
+
+def _summary(caps: Capabilities) -> sql.Composable:
+    """One statement for the front page's figures: the sync record, row counts, the version and
+    how many rows drifted since the last sync (each part only where this login may read it)."""
+    drifted: sql.Composable = sql.SQL("0")
+    if caps.audit:
+        drifted = (
+            sql.SQL("(select count(distinct (table_name, category, key)) ")
+            + _drift_since(caps)
+            + sql.SQL(")")
+        )
+    version = "(select version from config_version)" if caps.can("config_version") else "null"
+    environment = "s.environment" if caps.environment_column else "null::text"
+    return sql.SQL(
+        "select s.applied_commit, s.applied_at, s.attempted_commit, s.attempted_at,"
+        " s.attempt_outcome, s.attempt_error, {environment},"
+        " (select count(*) from config_parameters), (select count(*) from historical_depegs),"
+        " (select count(*) from stress_scenarios), {version}, {drifted}"
+        " from (select 1) one left join sync_state s on true"
+    ).format(environment=sql.SQL(environment), version=sql.SQL(version), drifted=drifted)
+
+
+_SUMMARY_FIELDS = (
+    "applied_commit",
+    "applied_at",
+    "attempted_commit",
+    "attempted_at",
+    "attempt_outcome",
+    "attempt_error",
+    "environment",
+    "parameters",
+    "historical_depegs",
+    "stress_scenarios",
+    "version",
+    "drifted",
+)
 
 
 def front(
-    conn: psycopg.Connection[Any], caps: Capabilities, live: Live | None
+    conn: psycopg.Connection[Any],
+    caps: Capabilities,
+    live: Live | None,
+    known: dict[str, CommitView] | None = None,
 ) -> FrontPage:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("select * from sync_state")
-        state = dict(cur.fetchone() or {})
+    state = dict(zip(_SUMMARY_FIELDS, _one(conn, _summary(caps)), strict=True))
     applied_sha = state.get("applied_commit")
     applied = (
-        commit_view(conn, caps, applied_sha, state.get("applied_at")) if applied_sha else None
+        commit_view(conn, caps, applied_sha, state.get("applied_at"), known)
+        if applied_sha
+        else None
     )
-    drifted, drift_rows = drift(conn, caps)
-    params, depegs, scenarios = _one(conn, _COUNTS) or (0, 0, 0)
-    version = None
-    if caps.can("config_version"):
-        row = _one(conn, "select version from config_version")
-        version = row[0] if row else None
+    drifted = int(state["drifted"] or 0)
     outcome = state.get("attempt_outcome")
     if live is not None:
         in_sync: bool | None = live.in_sync and not drifted
@@ -149,7 +199,7 @@ def front(
     if not caps.audit:
         notes.append("This login may not read the audit log: history and drift are not shown.")
     return FrontPage(
-        environment=state.get("environment") if caps.environment_column else None,
+        environment=state["environment"],
         applied=applied,
         applied_at=state.get("applied_at"),
         attempted=state.get("attempted_commit"),
@@ -158,68 +208,13 @@ def front(
         live=live,
         last_refused=last_refusal(conn, caps, state),
         drifted_rows=drifted,
-        drift=drift_rows,
-        parameters=params,
-        historical_depegs=depegs,
-        stress_scenarios=scenarios,
-        version=version,
+        drift=drift_rows(conn, caps) if drifted else (),
+        parameters=state["parameters"],
+        historical_depegs=state["historical_depegs"],
+        stress_scenarios=state["stress_scenarios"],
+        version=state["version"],
         notes=tuple(notes),
     )
-
-
-def _parameter_row(row: tuple[Any, ...]) -> ParameterRow:
-    category, key, value, value_type, description, commit, updated_at = row
-    return ParameterRow(
-        category, key, value, value_type, unit_of(description), description, commit, updated_at
-    )
-
-
-_PARAMETER_COLUMNS = "category, key, value, value_type, description, commit, updated_at"
-
-
-def parameters(
-    conn: psycopg.Connection[Any], query: str, after: tuple[str, str] | None
-) -> ParametersPage:
-    """A page of parameters in (category, key) order whose name, description or value contains
-    `query` (case-insensitive); `after` is the last (category, key) of the previous page."""
-    where = []
-    params: list[Any] = []
-    if query:
-        where.append(
-            "strpos(lower(category || '.' || key || ' ' || description || ' ' || value::text),"
-            " lower(%s)) > 0"
-        )
-        params.append(query)
-    condition = (" where " + " and ".join(where)) if where else ""
-    total = _one(conn, "select count(*) from config_parameters" + condition, params)[0]
-    if after is not None:
-        where.append("(category, key) > (%s, %s)")
-        params.extend(after)
-    condition = (" where " + " and ".join(where)) if where else ""
-    with conn.cursor() as cur:
-        cur.execute(
-            f"select {_PARAMETER_COLUMNS} from config_parameters{condition}"
-            " order by category, key limit %s",
-            [*params, PAGE_SIZE + 1],
-        )
-        rows = [_parameter_row(r) for r in cur.fetchall()]
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    categories = tuple(dict.fromkeys(r.category for r in rows))
-    cursor = f"{rows[-1].category}\t{rows[-1].key}" if more and rows else None
-    return ParametersPage(query, tuple(rows), categories, total, cursor)
-
-
-def parameter(
-    conn: psycopg.Connection[Any], category: str, key: str
-) -> ParameterRow | None:
-    with conn.cursor() as cur:
-        cur.execute(
-            f"select {_PARAMETER_COLUMNS} from config_parameters where category = %s and key = %s",
-            (category, key),
-        )
-        row = cur.fetchone()
-    return _parameter_row(row) if row else None
 
 
 def change_kind(is_drift: bool, reason: str | None) -> ChangeKind:
@@ -239,12 +234,39 @@ def change_columns(caps: Capabilities) -> sql.Composable:
 
 
 def to_change(row: tuple[Any, ...]) -> Change:
-    (id_, when, table, category, key, action, old, new, is_drift, reason, sha, author,
-     message, signer, role) = row
+    (
+        id_,
+        when,
+        table,
+        category,
+        key,
+        action,
+        old,
+        new,
+        is_drift,
+        reason,
+        sha,
+        author,
+        message,
+        signer,
+        role,
+    ) = row
     subject = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
     return Change(
-        id_, when, table, category, key, action, old, new, change_kind(is_drift, reason),
-        sha, author, subject, signer, role,
+        id_,
+        when,
+        table,
+        category,
+        key,
+        action,
+        old,
+        new,
+        change_kind(is_drift, reason),
+        sha,
+        author,
+        subject,
+        signer,
+        role,
     )
 
 

@@ -36,10 +36,14 @@ class DaemonView(Protocol):
 
 
 class ConsoleAnswer(Protocol):
-    status: int
-    content_type: str
-    body: bytes
-    headers: tuple[tuple[str, str], ...]
+    @property
+    def status(self) -> int: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def headers(self) -> tuple[tuple[str, str], ...]: ...
 
 
 class ConsolePages(Protocol):
