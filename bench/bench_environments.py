@@ -68,5 +68,6 @@ def main() -> None:
             f" {all_median / base_median:.2f}x (median)"
         )
 
+
 if __name__ == "__main__":
     main()

@@ -44,7 +44,9 @@ def with_staging_rate(repo: ConfigRepo) -> str:
     return repo.commit("Try a higher USDC rate in staging")
 
 
-def run_once(repo: ConfigRepo, dsn: str, environment: str, state: Path) -> subprocess.CompletedProcess:
+def run_once(
+    repo: ConfigRepo, dsn: str, environment: str, state: Path
+) -> subprocess.CompletedProcess:
     """One cycle of a daemon following the branch `main` of the repository's remote."""
     return subprocess.run(
         [
@@ -67,6 +69,7 @@ def run_once(repo: ConfigRepo, dsn: str, environment: str, state: Path) -> subpr
         capture_output=True,
         text=True,
         timeout=60,
+        check=False,
     )
 
 
@@ -94,16 +97,20 @@ def test_an_apply_of_another_environment_is_refused_and_changes_nothing(
 ) -> None:
     """A production database refuses staging's configuration with one line; no row moves, and
     the sync record (applied and attempted commit) stays as it was."""
-    code, out = cli("apply", "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "production")
+    code, out = cli(
+        "apply", "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "production"
+    )
     assert code == 0, out
     with_staging_rate(repo)
     rows, state = table_dump(db_dsn), sync_state(db_dsn)
     code, out = cli("apply", "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "staging")
     assert code == 1
     assert out.strip().splitlines() == [
-        f"syncd: error: {repo.head()[:12]} not applied: this database serves the environment"
-        " 'production'; refusing to apply the 'staging' configuration (run with --environment"
-        " production, or point --dsn at staging's database)"
+        (
+            f"syncd: error: {repo.head()[:12]} not applied: this database serves the environment"
+            " 'production'; refusing to apply the 'staging' configuration (run with --environment"
+            " production, or point --dsn at staging's database)"
+        )
     ]
     assert table_dump(db_dsn) == rows and sync_state(db_dsn) == state
     code, out = cli("plan", "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "staging")
@@ -121,7 +128,9 @@ def test_a_daemon_of_another_environment_applies_nothing(
     rows, state = table_dump(db_dsn), sync_state(db_dsn)
     done = run_once(repo, db_dsn, "staging", tmp_path / "state")
     assert done.returncode == 1, done.stderr
-    assert "wrong_environment" in done.stderr and "serves the environment 'production'" in done.stderr
+    assert (
+        "wrong_environment" in done.stderr and "serves the environment 'production'" in done.stderr
+    )
     assert table_dump(db_dsn) == rows and sync_state(db_dsn) == state
 
 
@@ -129,8 +138,10 @@ def test_bad_environment_names_are_usage_errors(repo: ConfigRepo, db_dsn: str) -
     """An odd environment name is one line and exit 2; an undeclared one is refused with exit 1."""
     code, out = cli("apply", "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "Prod!")
     assert code == 2 and out.strip().splitlines() == [
-        "syncd: error: environment name 'Prod!' is not allowed: use a lower-case letter, then"
-        " lower-case letters, digits or '-', at most 32 characters"
+        (
+            "syncd: error: environment name 'Prod!' is not allowed: use a lower-case letter, then"
+            " lower-case letters, digits or '-', at most 32 characters"
+        )
     ]
     code, out = cli("apply", "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "qa")
     assert code == 1 and "environment 'qa' is not declared" in out
@@ -149,8 +160,10 @@ def test_quote_refuses_a_database_of_another_environment(repo: ConfigRepo, db_ds
     )
     assert run.exit_code == 1
     assert run.output.strip().splitlines() == [
-        "tonsurance: error: the database serves the environment 'production', not 'staging';"
-        " pass --environment production or another --dsn"
+        (
+            "tonsurance: error: the database serves the environment 'production', not 'staging';"
+            " pass --environment production or another --dsn"
+        )
     ]
     ok = CliRunner().invoke(
         tonsurance_main, ["quote", "USDC", "100000", "--dsn", db_dsn, "--environment", "production"]

@@ -82,7 +82,9 @@ def test_rows_are_replaced_added_and_removed_by_id(tree: Path):
     first, second = list(base)[:2]
     row = dict(yaml.safe_load((tree / "config/stress_scenarios.yaml").read_text())["scenarios"][0])
     row["annual_probability"] = 0.03
-    added = dict(row, id="staging_drill", name="Staging drill", price_impacts=dict(row["price_impacts"]))
+    added = dict(
+        row, id="staging_drill", name="Staging drill", price_impacts=dict(row["price_impacts"])
+    )
     write(
         tree,
         "config/environments/staging/stress_scenarios.yaml",
@@ -94,20 +96,30 @@ def test_rows_are_replaced_added_and_removed_by_id(tree: Path):
     assert rows[first]["annual_probability"] == 0.03
     assert "staging_drill" in rows and second not in rows
     assert set(rows) == (set(base) - {second}) | {"staging_drill"}
-    assert list(rows)[0] == first  # a replaced row keeps its place
+    assert next(iter(rows)) == first  # a replaced row keeps its place
 
 
 @pytest.mark.parametrize(
     ("text", "fragment", "message"),
     [
-        ("base_rates:\n  USDX: 0.05\n", "USDX", "unknown key: config/pricing.yaml has no base_rates.USDX"),
-        ("base_ratez:\n  USDC: 0.05\n", "base_ratez", "unknown key: config/pricing.yaml has no base_ratez"),
+        (
+            "base_rates:\n  USDX: 0.05\n",
+            "USDX",
+            "unknown key: config/pricing.yaml has no base_rates.USDX",
+        ),
+        (
+            "base_ratez:\n  USDC: 0.05\n",
+            "base_ratez",
+            "unknown key: config/pricing.yaml has no base_ratez",
+        ),
         ("base_rates: 0.05\n", "base_rates", "is a single value; the base has a mapping here"),
         ("base_rates:\n  USDC: {x: 1}\n", "USDC", "is a mapping; the base has a single value here"),
         ("base_rates:\n  USDC: -0.04\n", "USDC", "-0.04 is less than the minimum of 0"),
     ],
 )
-def test_bad_overrides_point_at_the_overlay_line(tree: Path, text: str, fragment: str, message: str):
+def test_bad_overrides_point_at_the_overlay_line(
+    tree: Path, text: str, fragment: str, message: str
+):
     """An unknown key, a wrong shape or an out-of-range value is one problem at the overlay's line."""
     path = write(tree, "config/environments/staging/pricing.yaml", text)
     found = problems(tree)
@@ -136,8 +148,10 @@ def test_a_bad_added_row_is_reported_at_its_overlay_row(tree: Path):
     )
     found = problems(tree)
     assert found == [
-        f"config/environments/staging/historical_depegs.yaml:{line_of(path, 'XYZ')}:12:"
-        " events[0].asset: asset 'XYZ' has no base rate in config/pricing.yaml"
+        (
+            f"config/environments/staging/historical_depegs.yaml:{line_of(path, 'XYZ')}:12:"
+            " events[0].asset: asset 'XYZ' has no base rate in config/pricing.yaml"
+        )
     ]
 
 
@@ -160,7 +174,10 @@ def test_bad_table_overlays(tree: Path, rows: str, message: str):
 @pytest.mark.parametrize(
     ("rel", "message"),
     [
-        ("config/environments/qa.yaml", "overlay for environment 'qa', which config/environments.yaml does not declare"),
+        (
+            "config/environments/qa.yaml",
+            "overlay for environment 'qa', which config/environments.yaml does not declare",
+        ),
         ("config/environments/Prod!.yaml", "environment name 'Prod!' is not allowed"),
         ("config/environments/staging.yaml", "two overlays for environment 'staging'"),
         ("config/environments/staging/limits.yaml", "unknown file in an overlay folder"),
@@ -172,7 +189,9 @@ def test_bad_overlay_files_are_one_line_each(tree: Path, rel: str, message: str)
     write(tree, rel, "risk:\n  monte_carlo_simulations: 2000\n")
     found = problems(tree)
     assert len(found) == 1, found
-    assert found[0].startswith(rel + ":1:1: ") or found[0].startswith("config/environments/staging.yaml:1:1:")
+    assert found[0].startswith(rel + ":1:1: ") or found[0].startswith(
+        "config/environments/staging.yaml:1:1:"
+    )
     assert message in found[0]
 
 
@@ -181,8 +200,10 @@ def test_unknown_file_key_in_a_one_file_overlay(tree: Path):
     path = write(tree, "config/environments/dev.yaml", "limits:\n  x: 1\n")
     found = problems(tree)
     assert found == [
-        f"config/environments/dev.yaml:{line_of(path, 'limits')}:1: limits: unknown key: the base"
-        " files are pricing, risk, tranche, historical_depegs, stress_scenarios"
+        (
+            f"config/environments/dev.yaml:{line_of(path, 'limits')}:1: limits: unknown key: the base"
+            " files are pricing, risk, tranche, historical_depegs, stress_scenarios"
+        )
     ]
 
 
@@ -202,6 +223,9 @@ def test_validate_command_checks_every_environment(tree: Path):
     path = write(tree, "config/environments/staging/risk.yaml", "var_confidence_99: 0.9\n")
     result = CliRunner().invoke(main, ["validate", "--repo", str(tree)], catch_exceptions=False)
     assert result.exit_code == 1
-    assert f"config/environments/staging/risk.yaml:{line_of(path, 'var_confidence_99')}:" in result.output
+    assert (
+        f"config/environments/staging/risk.yaml:{line_of(path, 'var_confidence_99')}:"
+        in result.output
+    )
     ok = CliRunner().invoke(main, ["validate", "--repo", str(ROOT)], catch_exceptions=False)
     assert ok.exit_code == 0 and "environments dev, staging, production" in ok.output

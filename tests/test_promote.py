@@ -73,7 +73,9 @@ def test_promote_writes_a_branch_changing_only_the_promoted_lines(environments_r
     holds staging's values."""
     repo = environments_repo
     head = repo.head()
-    code, out, err = syncd("promote", "--from", "staging", "--to", "production", "--repo", str(repo.path))
+    code, out, err = syncd(
+        "promote", "--from", "staging", "--to", "production", "--repo", str(repo.path)
+    )
     assert code == 0, err
     branch = f"promote/staging-to-production-{head[:8]}"
     assert f"on the new branch {branch}" in err
@@ -109,8 +111,16 @@ def test_promote_named_keys_only_and_its_pull_request_plan(environments_repo: Co
     repo = environments_repo
     head = repo.head()
     code, _, err = syncd(
-        "promote", "--from", "staging", "--to", "production", "pricing.base_rate_USDT",
-        "--repo", str(repo.path), "--branch", "usdt-to-production",
+        "promote",
+        "--from",
+        "staging",
+        "--to",
+        "production",
+        "pricing.base_rate_USDT",
+        "--repo",
+        str(repo.path),
+        "--branch",
+        "usdt-to-production",
     )
     assert code == 0, err
     removed, added = changed_lines(
@@ -118,8 +128,15 @@ def test_promote_named_keys_only_and_its_pull_request_plan(environments_repo: Co
     )
     assert removed == [] and added == ["    USDT: 0.065"]
     code, md, err = syncd(
-        "plan", "--repo", str(repo.path), "--base", head, "--head", "usdt-to-production",
-        "--format", "markdown",
+        "plan",
+        "--repo",
+        str(repo.path),
+        "--base",
+        head,
+        "--head",
+        "usdt-to-production",
+        "--format",
+        "markdown",
     )
     assert code == 0, err
     assert "Environments this change moves: `production`." in md
@@ -144,7 +161,7 @@ def test_bad_promotions_change_nothing(environments_repo: ConfigRepo, args, code
     """Unknown or odd environments and keys that do not differ are one line; no branch appears."""
     repo = environments_repo
     branches = git(repo.path, "branch", "--list")
-    result, out, err = syncd("promote", *args, "--repo", str(repo.path))
+    result, _out, err = syncd("promote", *args, "--repo", str(repo.path))
     assert result == code and len(err.strip().splitlines()) == 1 and message in err, err
     assert git(repo.path, "branch", "--list") == branches
 
@@ -154,7 +171,9 @@ def test_promote_refuses_uncommitted_changes(environments_repo: ConfigRepo):
     repo = environments_repo
     repo.replace(STAGING, "USDT: 0.065", "USDT: 0.07")
     branches = git(repo.path, "branch", "--list")
-    code, _, err = syncd("promote", "--from", "staging", "--to", "production", "--repo", str(repo.path))
+    code, _, err = syncd(
+        "promote", "--from", "staging", "--to", "production", "--repo", str(repo.path)
+    )
     assert code == 1
     assert err.strip() == (
         "syncd: error: the working tree has uncommitted changes; commit or stash them first"
@@ -167,14 +186,19 @@ def test_compare_lists_every_difference_with_its_impact(environments_repo: Confi
     """`syncd compare staging production` names each differing value with B's and A's side, and
     the JSON carries the premium impact of moving production to staging's values."""
     repo = environments_repo
-    code, out, _ = syncd("compare", "staging", "production", "--repo", str(repo.path), "--format", "json")
+    code, out, _ = syncd(
+        "compare", "staging", "production", "--repo", str(repo.path), "--format", "json"
+    )
     assert code == 0
     data = json.loads(out)
     staging, production = rendered(repo, "HEAD", "staging"), rendered(repo, "HEAD", "production")
     differ = {f"{c}.{k}" for (c, k) in staging if staging[(c, k)] != production[(c, k)]}
     assert {f"{p['category']}.{p['key']}" for p in data["parameters"]} == differ
     for p in data["parameters"]:
-        assert (p["old"], p["new"]) == (production[(p["category"], p["key"])], staging[(p["category"], p["key"])])
+        assert (p["old"], p["new"]) == (
+            production[(p["category"], p["key"])],
+            staging[(p["category"], p["key"])],
+        )
     assert data["impact"]["premiums"] and data["a"]["environment"] == "staging"
     head = repo.head()
     repo.change(STAGING, "USDT: 0.065", "USDT: 0.07")

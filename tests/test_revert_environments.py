@@ -13,7 +13,9 @@ STAGING = "config/environments/staging/pricing.yaml"
 
 
 def revert(repo: ConfigRepo, *args: str):
-    return CliRunner().invoke(main, ["revert", "--repo", str(repo.path), *args], catch_exceptions=False)
+    return CliRunner().invoke(
+        main, ["revert", "--repo", str(repo.path), *args], catch_exceptions=False
+    )
 
 
 def test_a_revert_invalid_only_in_one_environment_is_refused(repo: ConfigRepo):
@@ -25,7 +27,10 @@ def test_a_revert_invalid_only_in_one_environment_is_refused(repo: ConfigRepo):
     head = repo.head()
     result = revert(repo, raise_default)
     assert result.exit_code == 1
-    assert "reverting" in result.stderr and "config/environments/staging/pricing.yaml:2:" in result.stderr
+    assert (
+        "reverting" in result.stderr
+        and "config/environments/staging/pricing.yaml:2:" in result.stderr
+    )
     assert "in environment staging" in result.stderr
     assert repo.head() == head and git(repo.path, "status", "--porcelain") == ""
 

@@ -35,7 +35,9 @@ def compare(a: str, b: str, repo: str, fmt: str, policy_path: str | None) -> Non
 
 
 @click.command()
-@click.option("--from", "source", required=True, metavar="ENV", help="The environment to copy from.")
+@click.option(
+    "--from", "source", required=True, metavar="ENV", help="The environment to copy from."
+)
 @click.option("--to", "target", required=True, metavar="ENV", help="The environment to change.")
 @click.argument("keys", nargs=-1, metavar="[KEY]...")
 @repo_option

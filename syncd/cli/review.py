@@ -125,7 +125,9 @@ def plan(
                     f"--head {head} needs --base, the commit to compare it with (e.g. --base main);"
                     f" to plan {head} against the database, use --commit {head}"
                 )
-            explicit = ctx.get_parameter_source("environment") is click.core.ParameterSource.COMMANDLINE
+            explicit = (
+                ctx.get_parameter_source("environment") is click.core.ParameterSource.COMMANDLINE
+            )
             _plan_review(
                 repo,
                 base,

@@ -56,7 +56,8 @@ def differing(a: ValidationResult, b: ValidationResult) -> list[str]:
     names = [
         f"{cat}.{key}"
         for (cat, key), p in a.state.parameters.items()
-        if b.state.parameters.get((cat, key)) is None or b.state.parameters[(cat, key)].value != p.value
+        if b.state.parameters.get((cat, key)) is None
+        or b.state.parameters[(cat, key)].value != p.value
     ]
     for table, rows in a.state.tables.items():
         other = b.state.tables.get(table, {})
@@ -100,7 +101,10 @@ def _edit(
     if category in PARAMETER_FILES:
         paths = {leaf: path for leaf, _, path in flatten(category, base.documents[category])}
         path = tuple(str(p) for p in paths[key])
-        if source.state.parameters[(category, key)].value == base.state.parameters[(category, key)].value:
+        if (
+            source.state.parameters[(category, key)].value
+            == base.state.parameters[(category, key)].value
+        ):
             doc.drop(prefix, path)
         else:
             doc.set_value(prefix, path, _find(source.documents[category], path))
@@ -156,7 +160,10 @@ def promote(
             raise InvalidConfig(
                 f"environment {name!r} is not declared in config/environments.yaml (declared: {declared})"
             )
-    base = _valid(conclude(parsed, parsed.documents, parsed.positions, parsed.problems, parsed.valid), "the base")
+    base = _valid(
+        conclude(parsed, parsed.documents, parsed.positions, parsed.problems, parsed.valid),
+        "the base",
+    )
     src = _valid(render_environment(parsed, envs, source), source)
     dst = _valid(render_environment(parsed, envs, target), target)
     candidates = differing(src, dst)
@@ -168,7 +175,9 @@ def promote(
         )
     chosen = tuple(keys) or tuple(candidates)
     if not chosen:
-        raise InvalidConfig(f"nothing to promote: {source} and {target} hold the same configuration")
+        raise InvalidConfig(
+            f"nothing to promote: {source} and {target} hold the same configuration"
+        )
     branch = branch or f"promote/{source}-to-{target}-{head.hexsha[:8]}"
     if branch in [h.name for h in repo.heads]:
         raise UsageProblem(f"branch {branch} already exists; pass --branch with another name")
@@ -190,4 +199,3 @@ def promote(
     repo.create_head(branch, commit)
     review = review_between(repo_path, head.hexsha, commit, environment=target)
     return Promotion(source, target, branch, commit, chosen, tuple(sorted(files)), review)
-

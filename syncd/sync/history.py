@@ -71,9 +71,7 @@ def _environment_files(commit: git.Commit) -> SourceFiles:
     return sources
 
 
-def _rendered(
-    commit: git.Commit, category: str, document: Any, environment: str | None
-) -> Any:
+def _rendered(commit: git.Commit, category: str, document: Any, environment: str | None) -> Any:
     """`document` with `environment`'s overlay of that file merged in (None: the base alone)."""
     if environment is None:
         return document
@@ -85,9 +83,7 @@ def _rendered(
     return merged.documents[category] if not merged.problems else _MISSING
 
 
-def value_at(
-    commit: git.Commit, category: str, key: str, environment: str | None = None
-) -> Any:
+def value_at(commit: git.Commit, category: str, key: str, environment: str | None = None) -> Any:
     """The value (or table row) at `commit` in `environment` (None: the base), `_MISSING` when
     absent or unreadable."""
     try:

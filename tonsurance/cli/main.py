@@ -39,9 +39,7 @@ def main(debug: bool) -> None:
     """Tonsurance pricing from the configuration synced from git."""
 
 
-def load_snapshot(
-    dsn: str | None, environment: str | None = None
-) -> tuple[Snapshot, str | None]:
+def load_snapshot(dsn: str | None, environment: str | None = None) -> tuple[Snapshot, str | None]:
     """The database's snapshot, else `environment`'s file defaults with the reason the database
     failed; InvalidConfig when the database serves another environment."""
     name = environment or environment_from_env()

@@ -100,7 +100,9 @@ def _declared(sources: SourceFiles, problems: list[Problem]) -> tuple[str, ...]:
     return () if found else tuple(document["environments"])
 
 
-def _one_file_parts(document: Any, positions: Positions, problems: list[Problem]) -> list[OverlayPart]:
+def _one_file_parts(
+    document: Any, positions: Positions, problems: list[Problem]
+) -> list[OverlayPart]:
     if document is None:
         return []
     if not isinstance(document, Mapping):
@@ -178,13 +180,25 @@ def _find(sources: SourceFiles) -> Environments:
         name, inner = found
         if not NAME_PATTERN.fullmatch(name):
             problems.append(
-                Problem(path, 1, 1, "(file)", f"environment name {name!r} is not allowed: use {NAME_RULE}")
+                Problem(
+                    path,
+                    1,
+                    1,
+                    "(file)",
+                    f"environment name {name!r} is not allowed: use {NAME_RULE}",
+                )
             )
             continue
         if inner is not None and inner not in _BASE_NAMES:
             known = ", ".join(sorted(_BASE_NAMES))
             problems.append(
-                Problem(path, 1, 1, "(file)", f"unknown file in an overlay folder; expected only {known}")
+                Problem(
+                    path,
+                    1,
+                    1,
+                    "(file)",
+                    f"unknown file in an overlay folder; expected only {known}",
+                )
             )
             continue
         if name not in envs.declared:

@@ -113,7 +113,9 @@ class _Merger:
                 )
             elif isinstance(base[key], Mapping):
                 out[key] = self.mapping(base[key], value, at)
-            elif isinstance(value, Mapping) or isinstance(base[key], list) != isinstance(value, list):
+            elif isinstance(value, Mapping) or isinstance(base[key], list) != isinstance(
+                value, list
+            ):
                 self.fail(at, f"is {_kind(value)}; the base has {_kind(base[key])} here")
             else:
                 out[key] = value
@@ -146,14 +148,19 @@ class _Merger:
                 self.fail(at, "each overlay row is a mapping with an 'id' (a string)")
                 continue
             if row_id in seen:
-                self.fail(at + ("id",), f"id {row_id!r} is already in this overlay at {list_key}[{seen[row_id]}]")
+                self.fail(
+                    at + ("id",),
+                    f"id {row_id!r} is already in this overlay at {list_key}[{seen[row_id]}]",
+                )
                 continue
             seen[row_id] = k
             if REMOVE_MARKER in row:
                 if row.get(REMOVE_MARKER) is not True or set(row) != {"id", REMOVE_MARKER}:
                     self.fail(at, f"a removal is exactly {{id: ..., {REMOVE_MARKER}: true}}")
                 elif row_id not in index:
-                    self.fail(at + ("id",), f"cannot remove {row_id!r}: {self.base_file} has no such row")
+                    self.fail(
+                        at + ("id",), f"cannot remove {row_id!r}: {self.base_file} has no such row"
+                    )
                 else:
                     removed.add(index[row_id])
                     self.overrides.append(self.here(at))

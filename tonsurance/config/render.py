@@ -142,7 +142,11 @@ def _fresh(result: ValidationResult) -> ValidationResult:
         tables = {table: copy_rows(rows) for table, rows in state.tables.items()}
         state = ConfigState(dict(state.parameters), tables)
     return ValidationResult(
-        list(result.problems), list(result.warnings), dict(result.documents), state, result.environment
+        list(result.problems),
+        list(result.warnings),
+        dict(result.documents),
+        state,
+        result.environment,
     )
 
 
@@ -230,11 +234,11 @@ def validate_repository(sources: SourceFiles, today: dt.date | None = None) -> R
     """The base and every declared environment of `sources`."""
     parsed = parse_sources(sources)
     envs = find_environments(sources)
-    base = conclude(parsed, parsed.documents, parsed.positions, parsed.problems, parsed.valid, today)
+    base = conclude(
+        parsed, parsed.documents, parsed.positions, parsed.problems, parsed.valid, today
+    )
     out = RepositoryValidation(base, problems=list(envs.problems))
     if base.ok and not any(p.file == ENVIRONMENT_FILES for p in envs.problems):
         for name in envs.declared:
             out.environments[name] = render_environment(parsed, envs, name, today, base.state)
     return out
-
-
