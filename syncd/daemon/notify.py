@@ -174,9 +174,10 @@ class _Sender:
                 )
             )
         except Exception as exc:  # a plugin bug must not kill the sender thread
-            return False, f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            text = self.target.hide(" ".join(str(exc).split()))
+            return False, f"{type(exc).__name__}: {text[:300]}"
         why = _REASONS.last.pop(threading.get_ident(), "the receiver did not accept it")
-        return ok, why
+        return ok, self.target.hide(why)
 
 
 class Notifier:

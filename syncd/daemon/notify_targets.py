@@ -10,6 +10,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from tonsurance.errors import UsageProblem
 
@@ -38,11 +39,31 @@ def _apprise() -> Any:
 @dataclass(frozen=True)
 class Target:
     """One parsed notification URL; `name` is its address with the secrets masked, `topics`
-    the kinds of message it takes (None: all)."""
+    the kinds of message it takes (None: all), `secrets` the parts of the URL Apprise masks."""
 
     name: str
     plugin: Any
     topics: frozenset[str] | None = None
+    secrets: tuple[str, ...] = ()
+
+    def hide(self, text: str) -> str:
+        """`text` with every secret of this URL masked: Apprise's own failure messages can name
+        a key (its PagerDuty plugin says which API key it could not reach)."""
+        for secret in self.secrets:
+            text = re.sub(rf"(?<!\w){re.escape(secret)}(?!\w)", "***", text)
+        return text
+
+
+_URL_PIECES = re.compile(r"[/:@?&=#,+\s]+")
+MIN_SECRET_LENGTH = 4
+
+
+def _secrets(url: str, shown: str) -> tuple[str, ...]:
+    """The pieces of `url` (and their percent-decoded forms) that its masked form `shown` hides."""
+    pieces = {piece for piece in _URL_PIECES.split(url) if len(piece) >= MIN_SECRET_LENGTH}
+    pieces |= {unquote(piece) for piece in pieces}
+    hidden = {piece for piece in pieces if piece not in shown}
+    return tuple(sorted(hidden, key=len, reverse=True))
 
 
 _TOPICS_PARAM = re.compile(r"([?&])" + TOPICS_PARAM + r"=([^&#]*)&?")
@@ -80,6 +101,8 @@ def parse_targets(urls: Sequence[str], topics: Collection[str] = ()) -> list[Tar
                 f"{where} is not one Apprise can send to; check --notify or SYNCD_NOTIFY"
                 " (for example slack://..., pagerduty://..., json://host/path)"
             )
-        name = plugin.url(privacy=True).split("?", 1)[0]
-        targets.append(Target(name, plugin, None if chosen is None else frozenset(chosen)))
+        shown = plugin.url(privacy=True)
+        name = shown.split("?", 1)[0]
+        topics_taken = None if chosen is None else frozenset(chosen)
+        targets.append(Target(name, plugin, topics_taken, _secrets(url, shown)))
     return targets
