@@ -115,6 +115,8 @@ def test_front_page_json_names_the_applied_commit_and_its_message(
     assert front["applied"]["subject"] == f"Raise USDC {HOSTILE}"
     assert front["in_sync"] is True
     assert front["drifted_rows"] == 0
+    assert front["environment"] == "dev"  # the environment the apply recorded
+    assert front["applied"]["provenance"]["verification"] == "unverified"
 
 
 def test_hostile_commit_message_and_description_are_escaped(applied: str) -> None:
@@ -280,6 +282,7 @@ def test_tables_and_environments_pages_show_the_configuration(console: str) -> N
     assert tables["results"] == []
     envs = json.loads(request(console, "/ui/environments.json").body)
     assert [c["name"] for c in envs["columns"]] == ["dev", "staging", "production"]
+    assert envs["database_environment"] == "dev"
     assert envs["rows"] and all(row["differs"] for row in envs["rows"])
 
 
