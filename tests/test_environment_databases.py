@@ -169,3 +169,22 @@ def test_quote_refuses_a_database_of_another_environment(repo: ConfigRepo, db_ds
         tonsurance_main, ["quote", "USDC", "100000", "--dsn", db_dsn, "--environment", "production"]
     )
     assert ok.exit_code == 0, ok.output
+
+
+def test_history_follows_the_environment(repo: ConfigRepo, db_dsn: str) -> None:
+    """`syncd history --environment staging` lists the overlay commit that moved staging's value;
+    for production the same value has no such entry."""
+    cli("apply", "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "staging")
+    trial = with_staging_rate(repo)
+    cli("apply", "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "staging")
+    name = "pricing.base_rate_USDC"
+    code, staging = cli(
+        "history", name, "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "staging"
+    )
+    assert code == 0, staging
+    assert trial[:12] in staging and f"-> {staging_rate(repo)}" in staging
+    code, production = cli(
+        "history", name, "--repo", str(repo.path), "--dsn", db_dsn, "--environment", "production"
+    )
+    assert code == 0, production
+    assert trial[:12] not in production
