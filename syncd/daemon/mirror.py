@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from urllib.parse import unquote, urlparse
 
 import git
 
+from syncd.daemon.gitprocess import first_error, run_git
 from syncd.daemon.leftovers import new_prefix, remove_stale_files
 from syncd.daemon.logs import event
 from syncd.daemon.resources import resource_of_text
@@ -71,22 +71,6 @@ def check_branch(branch: str) -> str:
     if branch.startswith("-") or any(c in branch for c in "~^") or branch.endswith(".lock"):
         raise UsageProblem(f"refusing branch {branch!r}: not a plain branch name")
     return branch
-
-
-def _first_error(stderr: str) -> str:
-    """git's own reason: the first `fatal:`/`error:` line, else the last line."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith(("fatal:", "error:")):
-            return line.split(":", 1)[1].strip()
-    return lines[-1] if lines else ""
-
-
-def _git_env() -> dict[str, str]:
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
-    if "GIT_SSH_COMMAND" not in env and "GIT_SSH" not in env:
-        env["GIT_SSH_COMMAND"] = "ssh -o BatchMode=yes"
-    return env
 
 
 @dataclass(frozen=True)
@@ -169,7 +153,7 @@ class Mirror:
 
     def _fail(self, what: str, done: subprocess.CompletedProcess[str]) -> None:
         """Raise for a failed git command: the disk or descriptors when git says so, else git."""
-        detail = redact_url(_first_error(done.stderr) or f"exit code {done.returncode}")
+        detail = redact_url(first_error(done.stderr) or f"exit code {done.returncode}")
         ran_out = resource_of_text(done.stderr)
         if ran_out is not None:
             raise ResourceExhausted(ran_out, f"{what}: {detail} ({self.path})")
@@ -188,8 +172,8 @@ class Mirror:
             return None
         ran_out = resource_of_text(done.stderr)
         if ran_out is not None:  # a full disk is not damage: keep the mirror
-            raise ResourceExhausted(ran_out, f"git fsck failed: {_first_error(done.stderr)}")
-        return redact_url(_first_error(done.stderr) or f"git fsck exit code {done.returncode}")
+            raise ResourceExhausted(ran_out, f"git fsck failed: {first_error(done.stderr)}")
+        return redact_url(first_error(done.stderr) or f"git fsck exit code {done.returncode}")
 
     def repair(self) -> bool:
         """Remove stale locks and temporary files, and re-create the mirror if git cannot read
@@ -225,30 +209,7 @@ class Mirror:
     def _git(
         self, *args: str, cwd: Path | None = None, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
-        try:
-            proc = subprocess.Popen(
-                ["git", *args],
-                cwd=cwd or self.path,
-                env=_git_env(),
-                text=True,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except FileNotFoundError as exc:
-            if exc.filename == "git":
-                raise GitUnavailable("git is not installed or not on PATH") from None
-            raise
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise GitUnavailable(
-                f"git {args[0]} from {self.display_url} timed out after {timeout:g} s"
-            ) from None
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        return run_git(args, cwd or self.path, timeout, self.display_url)
 
     def _rev(self, rev: str) -> str | None:
         done = self._git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
