@@ -48,7 +48,7 @@ from syncd.errors import GitUnavailable, ResourceExhausted
 from syncd.sync.locks import Leadership
 from syncd.sync.pipeline import ApplyGate
 from tonsurance.config.environments import DEFAULT_ENVIRONMENT
-from tonsurance.db import connect_primary, describe, resolve_dsn
+from tonsurance.db import connect_primary, describe, no_tables, resolve_dsn
 from tonsurance.redaction import scrub
 from tonsurance.errors import Unavailable, UsageProblem
 
@@ -223,7 +223,7 @@ class Daemon:
                 return "fault"
             return self._database_fault("database", _one_line(exc))
         except psycopg.errors.UndefinedTable as exc:
-            return self._database_fault("apply", f"{_one_line(exc)}; run `syncd migrate` first")
+            return self._database_fault("apply", f"{_one_line(exc)}; {no_tables(self.options.dsn)}")
         except psycopg.Error as exc:
             return self._database_fault("apply", _one_line(exc))
         except Exception as exc:  # a bug must not stop the daemon: report it, back off, retry
