@@ -73,6 +73,9 @@ class Leadership:
         except psycopg.errors.LockNotAvailable:
             self._conn.rollback()
             return False
+        except psycopg.Error:
+            self.release()  # the next try starts on a fresh connection
+            raise
         self.held = True
         return True
 
