@@ -166,3 +166,4 @@ def test_a_value_pushed_to_git_appears_in_the_daemons_console(
     assert console_errors(browser) == []
     code, body = daemon.request("/ui/index.json")
     assert code == 200 and json.loads(body)["live"]["branch_head"] == sha
+    assert daemon.request("/ui/", body=b"x")[0] == 405  # a POST, on the daemon's own server

@@ -138,6 +138,10 @@ class Console:
             if path.startswith(f"{PREFIX}/static/"):
                 return self._static(path.rsplit("/", 1)[-1])
             name, page = self._page(path.rstrip("/") or PREFIX, query)
+            if as_json:
+                body = json.dumps(to_json(page), indent=2, sort_keys=True).encode() + b"\n"
+                return Response(200, JSON, body)
+            return Response(200, HTML, self._html(name, page=page, query=query))
         except NotFound as exc:
             return self._error(404, str(exc), as_json)
         except BadRequest as exc:
@@ -147,10 +151,6 @@ class Console:
         except Exception:  # a page must never turn into a traceback for the client
             log.exception("console page %s failed", path)
             return self._error(500, "this page failed; the daemon's log has the details", as_json)
-        if as_json:
-            body = json.dumps(to_json(page), indent=2, sort_keys=True).encode() + b"\n"
-            return Response(200, JSON, body)
-        return Response(200, HTML, self._html(name, page=page, query=query))
 
     def _page(self, path: str, query: dict[str, list[str]]) -> tuple[str, Any]:
         if path in (PREFIX, f"{PREFIX}/index"):

@@ -227,9 +227,14 @@ class Exchange:
         )
         target = request.target.decode("latin-1")
         loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(
-            self.console_pool, self.console.handle, self.method, target, accept
-        )
+        try:
+            answer = await loop.run_in_executor(
+                self.console_pool, self.console.handle, self.method, target, accept
+            )
+        except Exception as exc:  # the console answers every request itself; this is a bug
+            self.stats.loop_error("console page failed", exc)
+            await self._text(500, "console page failed", close=close)
+            return
         await self._send(
             answer.status, answer.body, answer.content_type, close=close, extra=answer.headers
         )
