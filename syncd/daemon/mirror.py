@@ -220,15 +220,19 @@ class Mirror:
         return self._rev(self.ref)
 
     def _fetch(self) -> subprocess.CompletedProcess[str]:
-        return self._git(
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-write-fetch-head",
-            "origin",
-            f"+refs/heads/{self.branch}:{self.ref}",
-            timeout=self.timeout,
-        )
+        try:
+            return self._git(
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                "origin",
+                f"+refs/heads/{self.branch}:{self.ref}",
+                timeout=self.timeout,
+            )
+        except GitUnavailable:  # killed by the timeout: it may have left its locks behind
+            self._check = True
+            raise
 
     def fetch(self) -> FetchResult:
         """Fetch the branch (force-updating the mirror's ref) within the timeout.
@@ -239,18 +243,14 @@ class Mirror:
         if self._check:
             self.repair()
         previous = self.head()
-        try:
-            done = self._fetch()
-        except GitUnavailable:
-            self._check = True
-            raise
+        done = self._fetch()
         if done.returncode != 0:
-            self._check = True
-            if resource_of_text(done.stderr) is None and self.repair():
+            if resource_of_text(done.stderr) is not None:
+                self._check = True  # clean up once there is room again
+            elif self.repair():
                 previous = self.head()
                 done = self._fetch()
         if done.returncode != 0:
-            self._check = True
             self._fail(f"git fetch of {self.branch} from {self.display_url} failed", done)
         head = self.head()
         if head is None:
