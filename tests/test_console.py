@@ -18,6 +18,7 @@ from syncd.sync.outcomes import Outcome
 from syncd.sync.pipeline import apply_commit
 from tests.console_support import Answer, console_server, request
 from tests.support import ConfigRepo, fresh_database, login_role, make_config_repo, syncd_cli
+from tests.topology import Topology
 
 PAGES = [
     "/ui/",
@@ -336,6 +337,20 @@ def test_console_answers_while_an_apply_holds_its_locks(applied: str) -> None:
         )
         assert page["parameter"]["value"] == 0.045
         writer.rollback()
+
+
+@pytest.mark.slow
+def test_the_console_reads_a_standby_through_pgbouncer(topology: Topology) -> None:
+    """Behind a transaction-pooling PgBouncer on a hot standby, as the service role, the pages
+    answer and show the primary's applied commit."""
+    with console_server(topology.bouncer_service_dsn) as base:
+        for target in PAGES[:5]:
+            answer = request(base, target)
+            assert answer.status == 200, (target, answer.text[:300])
+        front = json.loads(request(base, "/ui/index.json").body)
+    with psycopg.connect(topology.primary_dsn) as conn:
+        row = conn.execute("select applied_commit from sync_state").fetchone()
+    assert row is not None and front["applied"]["sha"] == row[0]
 
 
 def test_database_down_is_a_503_page_without_the_password(tmp_path: Path) -> None:

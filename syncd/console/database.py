@@ -1,8 +1,9 @@
 """Read-only access for the console: a small connection pool whose every transaction is read-only.
 
-Each connection starts with `default_transaction_read_only` on and a statement timeout, and each
-request runs in a transaction marked read only, so nothing the console does can write, whatever
-role the address logs in as. What the role may read is found once a minute
+Each request runs in a transaction begun READ ONLY with a local statement timeout, so nothing
+the console does can write, whatever role the address logs in as. Nothing is set per session
+and no statement is prepared, so the address may be a transaction-pooling PgBouncer in front of
+a standby as well as the primary. What the role may read is found once a minute
 (`Capabilities`): a tonsurance_reader login sees the audit log through config_audit_trail when
 that view exists, and pages say what they cannot show rather than fail.
 """
@@ -24,6 +25,7 @@ T = TypeVar("T")
 
 STATEMENT_TIMEOUT_MS = 5000
 CAPABILITIES_TTL = 60.0  # seconds; a migration or a GRANT shows within this
+_LOCAL_TIMEOUT = f"set local statement_timeout = {STATEMENT_TIMEOUT_MS}"
 _RELATIONS = (
     "config_audit_log",
     "config_audit_trail",
@@ -86,8 +88,7 @@ class Reader:
             kwargs={
                 "application_name": "syncd-console",
                 "connect_timeout": max(1, int(timeout)),
-                "options": f"-c default_transaction_read_only=on"
-                f" -c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                "prepare_threshold": None,
             },
             configure=self._configure,
             check=ConnectionPool.check_connection,
