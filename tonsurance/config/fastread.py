@@ -25,6 +25,7 @@ from typing import Any
 import ryml
 from ryml import _ryml
 
+from tonsurance.config.gcpause import collector_paused
 from tonsurance.config.yamlread import (
     KEY_FORBIDDEN,
     RESOLVERS,
@@ -153,7 +154,8 @@ def fast_read(data: str | bytes) -> Any | None:
                 tree = ryml.parse_in_arena(raw)
             except ryml.ExceptionBasic:
                 raise _NotSure from None
-        return _Walker(tree).document()
+        with collector_paused():
+            return _Walker(tree).document()
     except _NotSure:
         return None
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tonsurance.config.ecma import ecma_search
+from tonsurance.config.gcpause import collector_paused
 from tonsurance.config.keymap import TABLE_LIST_KEY, flatten, value_type_of
 from tonsurance.config.layout import PARAMETER_FILES, TABLE_FILES
 from tonsurance.config.normal import normal_row, normal_value
@@ -145,6 +146,17 @@ def _category_parameters(
 ) -> dict[ParamKey, Parameter]:
     parameters: dict[ParamKey, Parameter] = {}
     walked: dict[Path, Any] = {}
+    with collector_paused():
+        return _fill(parameters, walked, category, document, schema)
+
+
+def _fill(
+    parameters: dict[ParamKey, Parameter],
+    walked: dict[Path, Any],
+    category: str,
+    document: Mapping[str, Any],
+    schema: Mapping[str, Any],
+) -> dict[ParamKey, Parameter]:
     for key, value, path in flatten(category, document):
         value_type = value_type_of(key, value)
         parameters[(category, key)] = Parameter(
