@@ -17,7 +17,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from tonsurance.config.fastread import fast_read
 from tonsurance.config.problems import Positions, Problem
 from tonsurance.config.schemacheck import fast_validator, schema_problems
 from tonsurance.config.yamlread import YamlProblem, read_yaml
@@ -51,6 +50,8 @@ def _fast(data: bytes, path: str, validator: Any) -> FileCheck | None:
     quick = fast_validator(validator)
     if quick is None:
         return None
+    from tonsurance.config.fastread import fast_read  # rapidyaml, for large files only
+
     document = fast_read(data)
     if document is None:
         return None

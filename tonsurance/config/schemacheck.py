@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
-import jsonschema_rs
 import regress
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
@@ -142,6 +141,8 @@ def fast_validator(validator: Any) -> Any | None:
     cached = _fast.get(id(validator))
     if cached is not None and cached[0] is validator:
         return cached[1]
+    import jsonschema_rs  # only large files need it; importing it costs about 0.1 s
+
     try:
         fast = jsonschema_rs.Draft202012Validator(
             validator.schema, validate_formats=True, ignore_unknown_formats=False, offline=True
