@@ -199,3 +199,41 @@ def test_an_override_on_a_new_root_commit_is_not_standing_alone(
     code, out = apply(signed_repo, db_dsn, signers)
     assert code == 1 and "an override must stand alone" in out, out
     assert applied(db_dsn) == good
+
+
+def _keyring(tmp_path: Path, *uids: list[str]) -> Path:
+    """A keyring of one new key per list of user IDs (the first one primary)."""
+    home = tmp_path / "maker"
+    home.mkdir(mode=0o700, exist_ok=True)
+    fingerprints = []
+    for names in uids:
+        _gpg(home, "--quick-gen-key", names[0], "ed25519", "sign", "never")
+        listing = _gpg(home, "--with-colons", "--list-keys", names[0])
+        fingerprint = [
+            line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr")
+        ][-1]
+        for extra in names[1:]:
+            _gpg(home, "--quick-add-uid", fingerprint, extra)
+        fingerprints.append(fingerprint)
+    keyring = tmp_path / "trusted.gpg"
+    keyring.write_text(_gpg(home, "--armor", "--export", *fingerprints))
+    return keyring
+
+
+@pytest.mark.parametrize(
+    ("uids", "message"),
+    [
+        ([["Carol <carol@tonsurance.test>", "Bob <bob@tonsurance.test>"]], "exactly one e-mail"),
+        ([["bob@tonsurance.test"], ["Bob Again <Bob@tonsurance.test>"]], "named by two keys"),
+    ],
+)
+def test_a_keyring_whose_keys_do_not_each_name_one_owner_is_refused(
+    uids: list[list[str]], message: str, signed_repo: ConfigRepo, tmp_path: Path
+) -> None:
+    """A trusted OpenPGP key that also names another person's e-mail (its holder chose its user
+    IDs, and could make an overrider's primary), or an e-mail two keys claim, stops the start."""
+    keyring = _keyring(tmp_path, *uids)
+    code, out = syncd_cli("verify", "--repo", str(signed_repo.path), "--gpg-keyring", str(keyring))
+    assert code == 2, out
+    (line,) = out.strip().splitlines()
+    assert str(keyring) in line and message in line

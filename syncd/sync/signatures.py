@@ -21,6 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from syncd.errors import UsageProblem
+from syncd.sync.keyring import check_identities, key_identities
 
 SSH_KEY_TYPES = {
     "ssh-ed25519",
@@ -156,6 +157,7 @@ class TrustedKeys:
             read_key_file(self.gpg_keyring, "OpenPGP keyring")
             if shutil.which("gpg") is None:
                 raise UsageProblem("gpg is not installed; it checks OpenPGP signatures")
+            self._gnupg()  # imported and its identities checked now, not at the first commit
 
     def git_environment(self) -> tuple[list[str], dict[str, str]]:
         """The `-c` options and environment under which git checks signatures against these keys."""
@@ -182,6 +184,13 @@ class TrustedKeys:
                     stderr = done.stderr.decode(errors="replace").strip()
                     first = (stderr.splitlines() or ["gpg failed"])[0]
                     raise UsageProblem(f"OpenPGP keyring {self.gpg_keyring}: {first}")
+                try:
+                    check_identities(
+                        key_identities(home, CHECK_TIMEOUT_SECONDS), self.gpg_keyring
+                    )
+                except UsageProblem:
+                    shutil.rmtree(home, ignore_errors=True)
+                    raise
             self._gnupg_home = home
         return self._gnupg_home
 
