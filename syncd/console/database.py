@@ -24,6 +24,7 @@ from tonsurance.errors import Unavailable
 T = TypeVar("T")
 
 STATEMENT_TIMEOUT_MS = 5000
+IDLE_SECONDS = 120.0  # a connection unused this long is closed
 CAPABILITIES_TTL = 60.0  # seconds; a migration or a GRANT shows within this
 _LOCAL_TIMEOUT = f"set local statement_timeout = {STATEMENT_TIMEOUT_MS}"
 _RELATIONS = (
@@ -81,8 +82,9 @@ class Reader:
         self.timeout = timeout
         self.pool = ConnectionPool(
             self.address,
-            min_size=1,
+            min_size=0,  # no connection held until someone opens a page
             max_size=max_size,
+            max_idle=IDLE_SECONDS,
             open=False,
             timeout=timeout,
             kwargs={
