@@ -228,3 +228,21 @@ def test_a_parse_error_in_a_large_file_prints_one_problem_line_only(tmp_path: Pa
     assert done.stderr == "", done.stderr
     first = done.stdout.splitlines()[0]
     assert first.startswith("config/pricing.yaml:") and "invalid YAML" in first, first
+
+
+def test_kept_verdicts_are_bounded_in_count_and_bytes():
+    """However many distinct files are checked, only a bounded number of verdicts (and of
+    source bytes) is kept, the most recent ones."""
+    path, spath = "config/risk.yaml", schema_path("config/risk.yaml")
+    schema = SHIPPED.files[spath]
+    validator = compile_schema(schema, spath)
+    base = SHIPPED.files[path]
+    for i in range(filecheck._KEEP + 8):
+        filecheck.check_file(base + f"# {i}\n".encode(), path, spath, schema, validator)
+    assert len(filecheck._checked) == filecheck._KEEP
+    large = base + b"#" * filecheck._KEEP_BYTES + b"\n"
+    filecheck.check_file(large, path, spath, schema, validator)
+    assert len(filecheck._checked) == 1
+    last = base + b"# last\n"
+    first = filecheck.check_file(last, path, spath, schema, validator)
+    assert filecheck.check_file(last, path, spath, schema, validator) is first

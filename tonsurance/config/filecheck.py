@@ -23,7 +23,10 @@ from tonsurance.config.yamlread import YamlProblem, read_yaml
 
 # Below this size the strict reader is fast enough, and every file is read the same way.
 FAST_PATH_BYTES = 16 * 1024
+# What is kept: at most this many files, whose sources add up to at most this many bytes (the
+# documents built from them take ten to twenty times more memory).
 _KEEP = 32
+_KEEP_BYTES = 24 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class FileCheck:
     readable: bool
 
 
-_checked: OrderedDict[tuple[str, bytes, bytes], FileCheck] = OrderedDict()
+_checked: OrderedDict[tuple[str, bytes, bytes], tuple[FileCheck, int]] = OrderedDict()
 _lock = threading.Lock()
 
 
@@ -90,15 +93,17 @@ def check_file(
         hit = _checked.get(key)
         if hit is not None:
             _checked.move_to_end(key)
-            return hit
+            return hit[0]
     threshold = FAST_PATH_BYTES if fast_from is None else fast_from
     found = (len(data) >= threshold and _fast(data, path, validator)) or _strict(
         data, path, spath, validator
     )
     with _lock:
-        _checked[key] = found
-        while len(_checked) > _KEEP:
-            _checked.popitem(last=False)
+        _checked[key] = (found, len(data))
+        kept = sum(size for _, size in _checked.values())
+        while len(_checked) > 1 and (len(_checked) > _KEEP or kept > _KEEP_BYTES):
+            _, (_, size) = _checked.popitem(last=False)
+            kept -= size
     return found
 
 

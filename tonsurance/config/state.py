@@ -118,7 +118,7 @@ def describe(
     return str(target.get("description", "")) if isinstance(target, dict) else ""
 
 
-_BUILT_KEEP = 32
+_BUILT_KEEP = 10  # two configurations' worth of files
 _built: OrderedDict[tuple[str, int, int], tuple[Any, Any, Any]] = OrderedDict()
 _built_lock = threading.Lock()
 
