@@ -118,7 +118,7 @@ def revert(
 def _conflicted(repo: git.Repo) -> list[str]:
     """The files a failed revert left in conflict (before it is aborted)."""
     try:
-        return repo.git.diff("--name-only", "--diff-filter=U").split()
+        return str(repo.git.diff("--name-only", "--diff-filter=U")).split()
     except git.GitCommandError:
         return []
 
