@@ -4,7 +4,7 @@ formatting outside the edited values survive: set a value, drop an override, put
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -47,7 +47,7 @@ class OverlayDocument:
     def _node(self, path: Path, create: bool) -> Any:
         node: Any = self.root
         for part in path:
-            if not isinstance(node, Mapping):
+            if not isinstance(node, MutableMapping):
                 return None
             if part not in node:
                 if not create:
@@ -66,7 +66,7 @@ class OverlayDocument:
         full = prefix + path
         while full:
             parent = self._node(full[:-1], create=False)
-            if not isinstance(parent, Mapping) or full[-1] not in parent:
+            if not isinstance(parent, MutableMapping) or full[-1] not in parent:
                 return
             del parent[full[-1]]
             if parent or len(full) == 1:
@@ -75,7 +75,7 @@ class OverlayDocument:
 
     def _rows(self, prefix: Path, list_key: str, create: bool) -> CommentedSeq | None:
         table = self._node(prefix, create=create) if prefix else self.root
-        if not isinstance(table, Mapping):
+        if not isinstance(table, MutableMapping):
             return None
         if list_key not in table:
             if not create:

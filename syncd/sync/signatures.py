@@ -218,7 +218,7 @@ def _principal(signer: str) -> str:
     return found.group(1) if found else signer.strip()
 
 
-def verify_commit(git_dir: str | Path, sha: str, keys: TrustedKeys) -> Signature:
+def verify_commit(git_dir: str | os.PathLike[str], sha: str, keys: TrustedKeys) -> Signature:
     """The verdict on `sha`'s signature against `keys`.
 
     An OpenPGP signature of a key in the keyring counts although GnuPG calls its validity
@@ -255,7 +255,7 @@ def verify_commit(git_dir: str | Path, sha: str, keys: TrustedKeys) -> Signature
 
 
 def _git(
-    git_dir: str | Path, *args: str, env: dict[str, str] | None = None
+    git_dir: str | os.PathLike[str], *args: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """git in `git_dir`, bounded in time: a hung gpg or ssh-keygen must not hang the daemon."""
     return subprocess.run(
@@ -268,7 +268,7 @@ def _git(
     )
 
 
-def _is_openpgp(git_dir: str | Path, sha: str) -> bool:
+def _is_openpgp(git_dir: str | os.PathLike[str], sha: str) -> bool:
     """Whether the commit's signature header (not its message) holds an OpenPGP signature."""
     try:
         done = _git(git_dir, "cat-file", "commit", sha)
@@ -284,7 +284,7 @@ TELLING = re.compile(
 )
 
 
-def _detail(git_dir: str | Path, sha: str, options: list[str], env: dict[str, str]) -> str:
+def _detail(git_dir: str | os.PathLike[str], sha: str, options: list[str], env: dict[str, str]) -> str:
     """git's (or gpg's, or ssh-keygen's) line that says why a signature does not count."""
     try:
         done = _git(git_dir, *options, "verify-commit", sha, env=env)

@@ -23,7 +23,7 @@ from tonsurance.config.layout import (
 from tonsurance.config.problems import Positions, Problem
 from tonsurance.config.rules import check_rules, check_warnings
 from tonsurance.config.filecheck import check_file
-from tonsurance.config.schemacheck import SchemaUnusable, compile_schema, schema_problems
+from tonsurance.config.schemacheck import SchemaUnusable, compile_schema
 from tonsurance.config.sources import SourceFiles
 from tonsurance.config.state import ConfigState, build_state
 
