@@ -1,6 +1,7 @@
 """Attacks on the chain of trust: overrides granted by one person in disguise, trusted-key files
 that git would read from the wrong place, and key files that are not files."""
 
+# ruff: noqa: F811  (the fixtures keys and signed_repo come from tests.test_trust)
 from __future__ import annotations
 
 import os
@@ -13,6 +14,7 @@ from tests.support import ConfigRepo, git, syncd_cli
 from tests.test_trust import (  # noqa: F401  (keys and signed_repo are fixtures)
     PRICING,
     SshKey,
+    _gpg,
     allowed_signers,
     applied,
     apply,
@@ -21,12 +23,11 @@ from tests.test_trust import (  # noqa: F401  (keys and signed_repo are fixtures
     signed_commit,
     signed_repo,
 )
-from tests.test_trust import _gpg
 
 
 def test_an_overrider_cannot_override_an_unsigned_change_that_claims_another_author(
     signed_repo: ConfigRepo,
-    keys: dict[str, SshKey],  # noqa: F811
+    keys: dict[str, SshKey],
     db_dsn: str,
     tmp_path: Path,
 ) -> None:
@@ -56,7 +57,7 @@ def test_an_overrider_cannot_override_an_unsigned_change_that_claims_another_aut
 
 def test_an_override_counts_over_signed_commits_of_another_person(
     signed_repo: ConfigRepo,
-    keys: dict[str, SshKey],  # noqa: F811
+    keys: dict[str, SshKey],
     db_dsn: str,
     tmp_path: Path,
 ) -> None:
@@ -71,12 +72,14 @@ def test_an_override_counts_over_signed_commits_of_another_person(
     assert code == 0, out
     assert applied(db_dsn) == head
     *_, override_by, _reason, overridden = provenance(db_dsn, head) or ()
-    assert override_by == "bob@tonsurance.test" and "alice@tonsurance.test" in list(overridden or [])
+    assert override_by == "bob@tonsurance.test" and "alice@tonsurance.test" in list(
+        overridden or []
+    )
 
 
 def test_a_relative_allowed_signers_path_is_read_from_the_working_directory(
     signed_repo: ConfigRepo,
-    keys: dict[str, SshKey],  # noqa: F811
+    keys: dict[str, SshKey],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -123,7 +126,7 @@ def test_key_files_that_are_not_small_regular_files_are_one_line(
 
 def test_an_untrusted_ssh_signature_stays_untrusted_beside_a_keyring(
     signed_repo: ConfigRepo,
-    keys: dict[str, SshKey],  # noqa: F811
+    keys: dict[str, SshKey],
     tmp_path: Path,
 ) -> None:
     """A commit signed by an unknown SSH key whose message carries an OpenPGP armour line is not
@@ -148,7 +151,7 @@ def test_an_untrusted_ssh_signature_stays_untrusted_beside_a_keyring(
 
 def test_an_override_approves_nothing_pushed_after_it(
     signed_repo: ConfigRepo,
-    keys: dict[str, SshKey],  # noqa: F811
+    keys: dict[str, SshKey],
     db_dsn: str,
     tmp_path: Path,
 ) -> None:
@@ -169,7 +172,7 @@ def test_an_override_approves_nothing_pushed_after_it(
 
 def test_an_override_on_a_new_root_commit_is_not_standing_alone(
     signed_repo: ConfigRepo,
-    keys: dict[str, SshKey],  # noqa: F811
+    keys: dict[str, SshKey],
     db_dsn: str,
     tmp_path: Path,
 ) -> None:
@@ -237,3 +240,62 @@ def test_a_keyring_whose_keys_do_not_each_name_one_owner_is_refused(
     assert code == 2, out
     (line,) = out.strip().splitlines()
     assert str(keyring) in line and message in line
+
+
+def test_a_flagged_head_is_judged_when_the_applied_commit_is_gone_from_the_branch(
+    signed_repo: ConfigRepo,
+    keys: dict[str, SshKey],
+    db_dsn: str,
+    tmp_path: Path,
+) -> None:
+    """After a force-push removed the applied commit, a fresh clone that never saw it cannot
+    read the base policy: a flagged head is refused, not applied unjudged."""
+    signers = allowed_signers(tmp_path / "allowed", keys["alice"], keys["bob"])
+    signed_repo.replace(PRICING, "USDC: 0.04", "USDC: 0.041")
+    signed_commit(signed_repo, keys["alice"], "A small step")
+    assert apply(signed_repo, db_dsn, signers)[0] == 0
+    good = signed_repo.head()
+    git(signed_repo.path, "reset", "-q", "--hard", "HEAD~1")
+    signed_repo.push(force=True)
+    signed_repo.replace(PRICING, "USDC: 0.04", "USDC: 0.10")
+    signed_commit(signed_repo, keys["alice"], "Reprice USDC to 10% over a rewritten branch")
+    git(signed_repo.remote, "gc", "-q", "--prune=now")
+    fresh = tmp_path / "fresh"
+    git(tmp_path, "clone", "-q", str(signed_repo.remote), str(fresh))
+    code, out = syncd_cli(
+        "apply",
+        "--repo",
+        str(fresh),
+        "--dsn",
+        db_dsn,
+        "--verify-signatures",
+        "--allowed-signers",
+        str(signers),
+    )
+    assert code != 0 and "unknown revision" in out, out
+    assert applied(db_dsn) == good
+
+
+def test_guardrails_judge_the_environment_the_database_serves(
+    signed_repo: ConfigRepo,
+    keys: dict[str, SshKey],
+    db_dsn: str,
+    tmp_path: Path,
+) -> None:
+    """On a production database the guardrails compare production with production: a small
+    change passes, and a flagged production change that happens to equal dev's value is refused."""
+    signers = allowed_signers(tmp_path / "allowed", keys["alice"], keys["bob"])
+    production = ("--environment", "production")
+    assert apply(signed_repo, db_dsn, signers, *production)[0] == 0
+    signed_repo.replace(PRICING, "USDC: 0.04", "USDC: 0.041")
+    small = signed_commit(signed_repo, keys["alice"], "A small step")
+    code, out = apply(signed_repo, db_dsn, signers, *production)
+    assert code == 0, out
+    assert applied(db_dsn) == small
+    signed_repo.replace(
+        "config/risk.yaml", "monte_carlo_simulations: 10000", "monte_carlo_simulations: 1000"
+    )
+    signed_commit(signed_repo, keys["alice"], "Production runs as few paths as dev")
+    code, out = apply(signed_repo, db_dsn, signers, *production)
+    assert code == 1 and "guardrail: risk.monte_carlo_simulations" in out, out
+    assert applied(db_dsn) == small

@@ -425,7 +425,10 @@ def signed_override(
     """
     sha = str(trailer.commit)
     if keys is None:
-        return None, "cannot be proven: no trusted keys were given (--allowed-signers, --gpg-keyring)"
+        return (
+            None,
+            "cannot be proven: no trusted keys were given (--allowed-signers, --gpg-keyring)",
+        )
     signature = verify_commit(repo.git_dir, sha, keys)
     if not signature.good:
         return None, f"does not count: {signature.describe()}"
@@ -448,7 +451,10 @@ def signed_override(
             )
         people = _people(repo, other) | {other_signature.principal.strip().casefold()}
         if overrider in people:
-            return None, f"is signed by {signature.principal}, who also made {other[:12]}: two people are needed"
+            return (
+                None,
+                f"is signed by {signature.principal}, who also made {other[:12]}: two people are needed",
+            )
         overridden |= people
     override = Override(
         "trailer", trailer.reason, sha, signature.principal, tuple(sorted(overridden))

@@ -185,9 +185,7 @@ class TrustedKeys:
                     first = (stderr.splitlines() or ["gpg failed"])[0]
                     raise UsageProblem(f"OpenPGP keyring {self.gpg_keyring}: {first}")
                 try:
-                    check_identities(
-                        key_identities(home, CHECK_TIMEOUT_SECONDS), self.gpg_keyring
-                    )
+                    check_identities(key_identities(home, CHECK_TIMEOUT_SECONDS), self.gpg_keyring)
                 except UsageProblem:
                     shutil.rmtree(home, ignore_errors=True)
                     raise
