@@ -120,6 +120,25 @@ def test_front_page_json_names_the_applied_commit_and_its_message(
     assert front["applied"]["provenance"]["verification"] == "unverified"
 
 
+def test_a_commit_that_changed_no_row_is_named_from_git(applied: str, repo: ConfigRepo) -> None:
+    """After a commit that touches no configuration, a reader's console names it with the
+    words git holds (the audit log has no row of it)."""
+    repo.write("NOTES.md", "notes\n")
+    sha = repo.commit("Notes for the next review")
+    apply_commit(repo.path, "HEAD", applied)
+    with psycopg.connect(applied) as conn:
+        row = conn.execute("select applied_commit from sync_state").fetchone()
+    assert row is not None and row[0] == sha
+    with login_role(applied, "tonsurance_reader") as reader_dsn:
+        with console_server(reader_dsn, str(repo.path)) as base:
+            front = json.loads(request(base, "/ui/index.json").body)
+        with console_server(reader_dsn) as base:
+            bare = json.loads(request(base, "/ui/index.json").body)
+    assert front["applied"]["subject"] == "Notes for the next review"
+    assert front["applied"]["author"] == "Test Analyst <analyst@tonsurance.test>"
+    assert bare["applied"]["sha"] == sha and bare["applied"]["message"] is None
+
+
 def test_hostile_commit_message_and_description_are_escaped(applied: str) -> None:
     """A `<script>` in a commit message or a description reaches the page only as text."""
     with psycopg.connect(applied) as conn:
@@ -149,6 +168,9 @@ def test_unknown_parameter_is_a_404_page_and_bad_input_a_400(console: str) -> No
         ("/ui/no-such-page", 404),
         ("/ui/static/evil.js", 404),
         ("/ui/audit?before=abc", 400),
+        ("/ui/audit?before=%C2%B2", 400),
+        ("/ui/parameters?q=a%00b", 400),
+        ("/ui/parameter?category=pricing&key=%00", 400),
         ("/ui/parameter?category=pricing", 400),
     ):
         page = request(console, target)

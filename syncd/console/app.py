@@ -22,8 +22,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from syncd.console.audit import audit_page, parameter_page, tables_page
 from syncd.console.catalog import parameters
 from syncd.console.database import Reader
-from syncd.console.environments import environments_page
-from syncd.console.pages import CommitView, Live, to_json
+from syncd.console.environments import commit_words, environments_page
+from syncd.console.pages import CommitView, FrontPage, Live, to_json
 from syncd.console.queries import applied_and_environment, front
 from tonsurance.errors import Unavailable
 
@@ -86,7 +86,7 @@ def _integer(query: dict[str, list[str]], name: str, default: int | None) -> int
     raw = query.get(name, [""])[-1]
     if not raw:
         return default
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise BadRequest(f"{name} must be a whole number, not {raw[:40]!r}")
     return int(raw)
 
@@ -135,6 +135,8 @@ class Console:
                 extra=(("Allow", "GET, HEAD"),),
             )
         try:
+            if any("\x00" in v for values in query.values() for v in values) or "\x00" in path:
+                raise BadRequest("a NUL character cannot be part of a name or a filter")
             if path.startswith(f"{PREFIX}/static/"):
                 return self._static(path.rsplit("/", 1)[-1])
             name, page = self._page(path.rstrip("/") or PREFIX, query)
@@ -150,14 +152,15 @@ class Console:
             return self._error(503, str(exc), as_json)
         except Exception:  # a page must never turn into a traceback for the client
             log.exception("console page %s failed", path)
-            return self._error(500, "this page failed; the daemon's log has the details", as_json)
+            return self._error(500, "this page failed; the server's log has the details", as_json)
 
     def _page(self, path: str, query: dict[str, list[str]]) -> tuple[str, Any]:
         if path in (PREFIX, f"{PREFIX}/index"):
             live = self.live()
-            return "front", self.reader.run(
-                lambda conn, caps: front(conn, caps, live, self.commits)
-            )
+            page = self.reader.run(lambda conn, caps: front(conn, caps, live, self.commits))
+            if page.applied is not None and page.applied.message is None:
+                page = self._words_from_git(page)
+            return "front", page
         if path == f"{PREFIX}/parameters":
             text = query.get("q", [""])[-1].strip()[:200]
             cursor = query.get("after", [""])[-1]
@@ -170,10 +173,10 @@ class Console:
             key = query.get("key", [""])[-1]
             if not category or not key:
                 raise BadRequest("name the parameter: ?category=CATEGORY&key=KEY")
-            page = self.reader.run(lambda conn, caps: parameter_page(conn, caps, category, key))
-            if page is None:
+            found = self.reader.run(lambda conn, caps: parameter_page(conn, caps, category, key))
+            if found is None:
                 raise NotFound(f"no parameter {category}.{key} in this database, now or before")
-            return "parameter", page
+            return "parameter", found
         if path == f"{PREFIX}/audit":
             before = _integer(query, "before", None)
             days = min(MAX_DAYS, max(1, _integer(query, "days", 7) or 7))
@@ -185,6 +188,19 @@ class Console:
             sha, environment = self.reader.run(applied_and_environment)
             return "environments", environments_page(self.repo_path(), sha, environment, every)
         raise NotFound(f"no console page at {path}")
+
+    def _words_from_git(self, page: FrontPage) -> FrontPage:
+        """The applied commit's author and message from the repository, when the database holds
+        none (a commit that changed no row) and a repository is at hand."""
+        assert page.applied is not None
+        words = commit_words(self.repo_path(), page.applied.sha)
+        if words is None:
+            return page
+        applied = dataclasses.replace(
+            page.applied, author=page.applied.author or words[0], message=words[1]
+        )
+        self.commits[applied.sha] = applied
+        return dataclasses.replace(page, applied=applied)
 
     def _static(self, name: str) -> Response:
         if name not in self.static:

@@ -1,4 +1,4 @@
-"""Environments side by side: each declared environment's rendering of one commit, from git.
+"""What the console reads from git: environments side by side, and a commit's own words.
 
 The database serves one environment and holds only its values; the others exist only in the
 repository, so this page reads the applied commit from git (the daemon's mirror, or the
@@ -17,7 +17,7 @@ import git
 
 from syncd.console.pages import EnvironmentColumn, EnvironmentRow, EnvironmentsPage
 from syncd.errors import TonsuranceError
-from syncd.sync.gitsource import read_commit, resolve_commit
+from syncd.sync.gitsource import CommitInfo, read_commit, resolve_commit
 from tonsurance.config.render import validate_repository
 from tonsurance.config.state import ConfigState
 
@@ -43,6 +43,21 @@ def _render_cached(repo_path: str, sha: str) -> Rendered:
 
 
 _LOCK = threading.Lock()
+
+
+def commit_words(repo_path: str | None, sha: str) -> tuple[str, str] | None:
+    """A commit's author and message from the repository, or None when it cannot be read."""
+    if repo_path is None:
+        return None
+    try:
+        repo = git.Repo(repo_path)
+        try:
+            info = CommitInfo.of(repo.commit(sha))
+        finally:
+            repo.close()
+    except (git.GitError, ValueError, OSError):
+        return None
+    return info.author, info.message
 
 
 def environments_page(

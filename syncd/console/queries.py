@@ -55,14 +55,15 @@ def commit_view(
     when: dt.datetime | None,
     known: dict[str, CommitView] | None = None,
 ) -> CommitView:
-    """The commit's author and message as the apply recorded them in the audit log.
+    """The commit's author and message as the apply recorded them in the audit log (None for a
+    commit that changed no row, unless the login may read sync_runs).
 
-    What a commit says never changes, so a view found whole is kept in `known` by sha: the
-    search of the audit log for an old commit's rows is paid once, not on every front page."""
+    What a commit says never changes, so the view is kept in `known` by sha: the search of the
+    audit log for an old commit's rows is paid once, not on every front page."""
     if known is not None and sha in known:
         return dataclasses.replace(known[sha], when=when)
     found_view = _commit_view(conn, caps, sha, when)
-    if known is not None and found_view.message is not None:
+    if known is not None:
         if len(known) >= 64:
             known.clear()
         known[sha] = found_view
