@@ -299,3 +299,65 @@ def test_guardrails_judge_the_environment_the_database_serves(
     code, out = apply(signed_repo, db_dsn, signers, *production)
     assert code == 1 and "guardrail: risk.monte_carlo_simulations" in out, out
     assert applied(db_dsn) == small
+
+
+@pytest.mark.parametrize(
+    ("window", "dated"),
+    [
+        ('valid-before="20200101Z"', "2019-06-01T00:00:00Z"),
+        ('valid-after="20990101Z"', "2099-06-01T00:00:00Z"),
+    ],
+)
+def test_a_key_outside_its_window_cannot_sign_by_dating_the_commit_inside_it(
+    window: str,
+    dated: str,
+    signed_repo: ConfigRepo,
+    keys: dict[str, SshKey],
+    tmp_path: Path,
+) -> None:
+    """A key the allowed signers file lets sign only before 2020 (retired) or only after 2099
+    does not verify today, although the commit it signed claims a date inside its window."""
+    mallory = keys["mallory"]
+    signers = tmp_path / "allowed"
+    signers.write_text(f'{mallory.principal} {window},namespaces="git" {mallory.public_line}\n')
+    git(
+        signed_repo.path,
+        "-c",
+        "gpg.format=ssh",
+        "-c",
+        f"user.signingkey={mallory.private}",
+        "commit",
+        "-q",
+        "-S",
+        "--allow-empty",
+        "-m",
+        "Dated inside the window",
+        env_extra={"GIT_COMMITTER_DATE": dated, "GIT_AUTHOR_DATE": dated},
+    )
+    trusted = TrustedKeys(signers)
+    try:
+        signature = verify_commit(signed_repo.path, signed_repo.head(), trusted)
+    finally:
+        trusted.close()
+    assert signature.verdict is Verdict.EXPIRED, signature
+    assert f"valid only {window.split('=')[0].removeprefix('valid-')}" in signature.describe()
+    code, out = syncd_cli(
+        "verify", "--repo", str(signed_repo.path), "--allowed-signers", str(signers)
+    )
+    assert code == 1 and "expired" in out, out
+
+
+def test_options_split_by_a_space_are_refused_at_start(
+    signed_repo: ConfigRepo, keys: dict[str, SshKey], tmp_path: Path
+) -> None:
+    """An allowed-signers line whose options are two fields (ssh-keygen reads it as an invalid
+    key, so its key would never verify) is a one-line error naming the line."""
+    signers = tmp_path / "allowed"
+    line = f'{keys["alice"].principal} valid-after="20200101" namespaces="git" {keys["alice"].public_line}'
+    signers.write_text(line + "\n")
+    code, out = syncd_cli(
+        "verify", "--repo", str(signed_repo.path), "--allowed-signers", str(signers)
+    )
+    assert code == 2, out
+    (message,) = out.strip().splitlines()
+    assert f"{signers}:1:" in message and "one field" in message

@@ -8,8 +8,6 @@ decides what counts: only a good signature by a key of those files.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
 import shutil
@@ -21,17 +19,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from syncd.errors import UsageProblem
+from syncd.sync import allowed_signers
 from syncd.sync.keyring import check_identities, key_identities
 
-SSH_KEY_TYPES = {
-    "ssh-ed25519",
-    "ssh-rsa",
-    "ecdsa-sha2-nistp256",
-    "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521",
-    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com",
-}
 EMAIL = re.compile(r"<([^<>]+)>")
 MAX_KEY_FILE_BYTES = 4 * 1024 * 1024
 CHECK_TIMEOUT_SECONDS = 30.0
@@ -103,25 +93,7 @@ def read_key_file(path: Path, what: str) -> bytes:
 
 def check_allowed_signers(path: Path) -> None:
     """Refuse an allowed-signers file that does not exist or has a line that does not parse."""
-    data = read_key_file(path, "allowed signers file")
-    try:
-        lines = data.decode().splitlines()
-    except UnicodeDecodeError as exc:
-        raise UsageProblem(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    for number, line in enumerate(lines, 1):
-        text = line.strip()
-        if not text or text.startswith("#"):
-            continue
-        fields = text.split()
-        types = [i for i, word in enumerate(fields) if word in SSH_KEY_TYPES]
-        if not types or types[0] == 0 or types[0] + 1 >= len(fields):
-            raise UsageProblem(
-                f"{path}:{number}: expected `principals [options] key-type base64-key`"
-            )
-        try:
-            base64.b64decode(fields[types[0] + 1], validate=True)
-        except binascii.Error:
-            raise UsageProblem(f"{path}:{number}: the key is not valid base64") from None
+    allowed_signers.parse(read_key_file(path, "allowed signers file"), path)
 
 
 @dataclass
@@ -243,13 +215,31 @@ def verify_commit(git_dir: str | os.PathLike[str], sha: str, keys: TrustedKeys) 
     ):
         verdict = Verdict.GOOD
     if verdict is Verdict.GOOD:
-        return Signature(sha, verdict, _principal(signer), fingerprint)
+        return _in_window(Signature(sha, verdict, _principal(signer), fingerprint), keys)
     detail = _detail(git_dir, sha, options, env)
     if verdict is Verdict.UNVERIFIABLE and "No public key" in detail:
         verdict = Verdict.UNTRUSTED
     if verdict is Verdict.UNTRUSTED and "expired" in detail:
         verdict = Verdict.EXPIRED
     return Signature(sha, verdict, _principal(signer), fingerprint, detail)
+
+
+def _in_window(signature: Signature, keys: TrustedKeys) -> Signature:
+    """A good SSH signature whose key the allowed signers file does not let sign now is expired
+    (git judged the window at the commit's own date, which the signer wrote)."""
+    path = keys.allowed_signers
+    if path is None or not signature.fingerprint.startswith("SHA256:"):
+        return signature
+    try:
+        entries = allowed_signers.parse(read_key_file(path, "allowed signers file"), path)
+    except UsageProblem as exc:
+        return Signature(signature.commit, Verdict.UNVERIFIABLE, detail=str(exc))
+    why = allowed_signers.outside_window(entries, signature.principal, signature.fingerprint)
+    if why is None:
+        return signature
+    return Signature(
+        signature.commit, Verdict.EXPIRED, signature.principal, signature.fingerprint, why
+    )
 
 
 def _git(
@@ -282,7 +272,9 @@ TELLING = re.compile(
 )
 
 
-def _detail(git_dir: str | os.PathLike[str], sha: str, options: list[str], env: dict[str, str]) -> str:
+def _detail(
+    git_dir: str | os.PathLike[str], sha: str, options: list[str], env: dict[str, str]
+) -> str:
     """git's (or gpg's, or ssh-keygen's) line that says why a signature does not count."""
     try:
         done = _git(git_dir, *options, "verify-commit", sha, env=env)
