@@ -92,8 +92,13 @@ def hour_bars(counts: dict[dt.datetime, int], days: int, now: dt.datetime) -> Ba
                 f"{count} change(s) in the hour from {hour.isoformat(timespec='minutes')}",
             )
         )
+    midnight = (first + dt.timedelta(days=1)).replace(hour=0)
     labels = tuple(
-        (round(_LEFT + day * 24 * step, 1), (first + dt.timedelta(days=day)).strftime("%m-%d"))
-        for day in range(days)
+        (
+            round(_LEFT + (day - first).total_seconds() / 3600 * step, 1),
+            day.strftime("%m-%d"),
+        )
+        for day in (midnight + dt.timedelta(days=n) for n in range(days))
+        if (day - first).total_seconds() / 3600 * step < plot_w - 32  # room for its text
     )
     return Bars(WIDTH, HEIGHT, tuple(bars), labels, peak)

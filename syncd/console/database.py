@@ -26,7 +26,10 @@ T = TypeVar("T")
 STATEMENT_TIMEOUT_MS = 5000
 IDLE_SECONDS = 120.0  # a connection unused this long is closed
 CAPABILITIES_TTL = 60.0  # seconds; a migration or a GRANT shows within this
-_LOCAL_TIMEOUT = f"set local statement_timeout = {STATEMENT_TIMEOUT_MS}"
+# Per transaction, so nothing outlives it on a pooled server connection; hours and days in UTC.
+_LOCAL_SETTINGS = (
+    f"set local statement_timeout = {STATEMENT_TIMEOUT_MS}; set local timezone = 'UTC'"
+)
 _RELATIONS = (
     "config_audit_log",
     "config_audit_trail",
