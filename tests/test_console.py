@@ -309,6 +309,25 @@ def test_tables_and_environments_pages_show_the_configuration(console: str) -> N
     assert envs["rows"] and all(row["differs"] for row in envs["rows"])
 
 
+def test_stress_test_results_are_shown_newest_first(applied: str) -> None:
+    """Results written by the database's run_all_stress_tests appear on the tables page, each
+    scenario once, with its solvency."""
+    with psycopg.connect(applied) as conn:
+        run = conn.execute(
+            "select scenario_id, solvent from run_all_stress_tests(%s, 'console test')",
+            ('{"capital_usd": 1000000, "btc_exposure_usd": 250000, "policies": []}',),
+        ).fetchall()
+    with console_server(applied) as base:
+        tables = json.loads(request(base, "/ui/tables.json").body)
+        html = request(base, "/ui/tables").text
+    assert tables["results_total"] == len(run) > 0
+    shown = [(r["scenario_id"], r["solvent"]) for r in tables["results"]]
+    assert sorted(shown) == sorted(run)
+    ids = [r["id"] for r in tables["results"]]
+    assert ids == sorted(ids, reverse=True)
+    assert "console test" in html
+
+
 def test_console_never_writes_even_with_an_owner_login(applied: str) -> None:
     """A write attempted through the console's own connections fails: its transactions are read-only."""
     reader = Reader(applied)
