@@ -67,3 +67,27 @@ def test_history_explains_its_notes(repo: ConfigRepo, db_dsn: str):
         "unverified",
         "not applied to this database",
     ]
+
+
+def test_history_of_a_table_row_shows_the_field_that_moved(repo: ConfigRepo, db_dsn: str):
+    """A change to one field of a table row shows that field's old and new value, not the whole
+    row twice."""
+    apply_commit(repo.path, "HEAD", db_dsn)
+    text = repo.file("config/stress_scenarios.yaml").read_text()
+    start = text.index("  - id: crypto_crash\n")
+    at = text.index("      USDT: -0.03\n", start)
+    repo.write(
+        "config/stress_scenarios.yaml",
+        text[:at] + "      USDT: -0.05\n" + text[at + len("      USDT: -0.03\n") :],
+    )
+    sha = repo.commit("Crypto crash: USDT to $0.95")
+    apply_commit(repo.path, "HEAD", db_dsn)
+    code, out = cli(
+        "history", "stress_scenarios.crypto_crash", "--repo", str(repo.path), "--dsn", db_dsn
+    )
+    assert code == 0, out
+    lines = out.splitlines()
+    at_line = lines.index(next(x for x in lines if x.startswith(f"  {sha[:12]}")))
+    assert lines[at_line + 1].strip().startswith(
+        "price_impacts.USDT: -0.03 -> -0.05; in the database"
+    )

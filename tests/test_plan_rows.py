@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncd.render.rowdiff import describe, leaf_changes
+from syncd.sync.rowdiff import describe, leaf_changes
 from syncd.sync.diff import RowChange
 from tests.support import ConfigRepo
 from tests.support import syncd_cli as cli

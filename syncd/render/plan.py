@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from syncd.render import rowdiff
+from syncd.sync import rowdiff
 from syncd.sync.diff import Diff, ParamChange, RowChange, relative_text, show
 
 _SIGN = {"add": "+", "change": "~", "remove": "-"}

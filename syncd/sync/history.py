@@ -11,8 +11,10 @@ from typing import Any
 import git
 import psycopg
 
+from syncd.sync.diff import RowChange
 from syncd.sync.gitsource import open_repo
 from syncd.sync.provenance import read_provenance
+from syncd.sync.rowdiff import describe
 from tonsurance.config.keymap import TABLE_LIST_KEY, flatten, value_type_of
 from tonsurance.config.environments import DEFAULT_ENVIRONMENT, find_environments
 from tonsurance.config.layout import (
@@ -206,12 +208,19 @@ NOTES = {
 }
 
 
+def _change(old: Any, new: Any) -> str:
+    """`old -> new`; for a table row that changed, only the fields that moved."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return "; ".join(describe(RowChange("change", "", "", old, new)))
+    return f"{_show(old)} -> {_show(new)}"
+
+
 def render_history(name: str, entries: list[HistoryEntry], by_hand: list[tuple[Any, ...]]) -> str:
     lines = [f"history of {name}:"]
     for e in entries:
         reached = e.applied_at[0] if e.applied_at else NOT_APPLIED
         lines.append(f"  {e.sha[:12]} {e.date[:19]} {e.author}: {e.subject}")
-        lines.append(f"      {_show(e.old)} -> {_show(e.new)}; in the database: {reached}")
+        lines.append(f"      {_change(e.old, e.new)}; in the database: {reached}")
         if e.provenance:
             lines.append(f"      {e.provenance}")
     if by_hand:
