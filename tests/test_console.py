@@ -403,6 +403,15 @@ def test_database_down_is_a_503_page_without_the_password(tmp_path: Path) -> Non
     assert "s3cret-pw" not in answer.text and "127.0.0.1" in answer.text
 
 
+def test_console_command_refuses_an_address_that_does_not_parse() -> None:
+    """A --dsn that is no connection string is a usage error (exit 2) that hides the password."""
+    code, output = syncd_cli(
+        "console", "--dsn", "password=hunter2 nonsense", "--listen", "127.0.0.1:0"
+    )
+    assert code == 2
+    assert "--dsn" in output and "hunter2" not in output
+
+
 def test_console_command_refuses_a_repo_that_is_not_one(tmp_path: Path) -> None:
     """`syncd console --repo` with a folder that is not a repository is a usage error (exit 2)."""
     code, output = syncd_cli("console", "--repo", str(tmp_path), "--listen", "127.0.0.1:0")

@@ -16,10 +16,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from tonsurance.db import describe, resolve_dsn
-from tonsurance.errors import Unavailable
+from tonsurance.errors import Unavailable, UsageProblem
 
 T = TypeVar("T")
 
@@ -82,6 +83,13 @@ class Reader:
 
     def __init__(self, dsn: str | None, *, max_size: int = 4, timeout: float = 5.0) -> None:
         self.address = resolve_dsn(dsn)
+        try:
+            conninfo_to_dict(self.address)
+        except psycopg.Error:
+            raise UsageProblem(
+                "the console's database address is neither a key=value connection string nor a"
+                " postgresql:// URL; check --dsn (or --console-dsn), TONSURANCE_DSN"
+            ) from None
         self.timeout = timeout
         self.pool = ConnectionPool(
             self.address,
