@@ -5,6 +5,8 @@ that git would read from the wrong place, and key files that are not files."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -361,3 +363,35 @@ def test_options_split_by_a_space_are_refused_at_start(
     assert code == 2, out
     (message,) = out.strip().splitlines()
     assert f"{signers}:1:" in message and "one field" in message
+
+
+def test_an_apply_with_a_keyring_leaves_no_gnupg_home_nor_agent_behind(
+    signed_repo: ConfigRepo, db_dsn: str, tmp_path: Path
+) -> None:
+    """Each `syncd apply --gpg-keyring` process removes its private GnuPG home and stops the
+    gpg-agent started for it: run from cron, it must not pile up folders and processes."""
+    keyring = _keyring(tmp_path, ["Carol <carol@tonsurance.test>"])
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("syncd")),
+            "apply",
+            "--repo",
+            str(signed_repo.path),
+            "--dsn",
+            db_dsn,
+            "--verify-signatures",
+            "--gpg-keyring",
+            str(keyring),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1 and "not applied" in done.stderr, done.stderr
+    assert list(scratch.iterdir()) == []
+    agents = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
+    assert str(scratch) not in agents.stdout

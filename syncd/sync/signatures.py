@@ -8,6 +8,7 @@ decides what counts: only a good signature by a key of those files.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -142,6 +143,9 @@ class TrustedKeys:
         if self._gnupg_home is None:
             home = Path(tempfile.mkdtemp(prefix="syncd-gnupg-"))
             home.chmod(0o700)
+            # Checking signatures needs no gpg-agent; one started here would outlive the command,
+            # and fails to start at all when the home's path is too long for its socket.
+            (home / "gpg.conf").write_text("no-autostart\n")
             if self.gpg_keyring is not None:
                 data = read_key_file(self.gpg_keyring, "OpenPGP keyring")
                 done = subprocess.run(
@@ -152,22 +156,39 @@ class TrustedKeys:
                     timeout=CHECK_TIMEOUT_SECONDS,
                 )
                 if done.returncode != 0:
-                    shutil.rmtree(home, ignore_errors=True)
+                    _remove_home(home)
                     stderr = done.stderr.decode(errors="replace").strip()
                     first = (stderr.splitlines() or ["gpg failed"])[0]
                     raise UsageProblem(f"OpenPGP keyring {self.gpg_keyring}: {first}")
                 try:
                     check_identities(key_identities(home, CHECK_TIMEOUT_SECONDS), self.gpg_keyring)
                 except UsageProblem:
-                    shutil.rmtree(home, ignore_errors=True)
+                    _remove_home(home)
                     raise
             self._gnupg_home = home
+            atexit.register(self.close)
         return self._gnupg_home
 
     def close(self) -> None:
+        """Remove the private GnuPG home and stop the gpg-agent that gpg started for it."""
         if self._gnupg_home is not None:
-            shutil.rmtree(self._gnupg_home, ignore_errors=True)
+            _remove_home(self._gnupg_home)
             self._gnupg_home = None
+
+
+def _remove_home(home: Path) -> None:
+    """Stop the home's gpg-agent (which would outlive the command), then delete the home."""
+    if shutil.which("gpgconf") is not None:
+        try:
+            subprocess.run(
+                ["gpgconf", "--homedir", str(home), "--kill", "all"],
+                capture_output=True,
+                check=False,
+                timeout=CHECK_TIMEOUT_SECONDS,
+            )
+        except subprocess.TimeoutExpired:
+            pass
+    shutil.rmtree(home, ignore_errors=True)
 
 
 _STATUS = {
