@@ -395,3 +395,25 @@ def test_an_apply_with_a_keyring_leaves_no_gnupg_home_nor_agent_behind(
     assert list(scratch.iterdir()) == []
     agents = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True, check=True)
     assert str(scratch) not in agents.stdout
+
+
+def test_trusted_keys_inside_the_verified_repository_are_refused(
+    signed_repo: ConfigRepo, keys: dict[str, SshKey], db_dsn: str, tmp_path: Path
+) -> None:
+    """An allowed-signers file kept in the checkout being verified (so whoever writes the
+    branch writes the keys) stops apply, plan and verify with one line, applying nothing."""
+    signers = allowed_signers(signed_repo.path / ".github" / "allowed_signers", keys["mallory"])
+    signed_commit(signed_repo, keys["mallory"], "Mallory trusts herself", empty=True)
+    runs = [
+        ["apply", "--dsn", db_dsn, "--verify-signatures"],
+        ["plan", "--base", "HEAD~1", "--head", "HEAD"],
+        ["verify"],
+    ]
+    for args in runs:
+        code, out = syncd_cli(
+            *args, "--repo", str(signed_repo.path), "--allowed-signers", str(signers)
+        )
+        assert code == 2, (args, out)
+        (line,) = out.strip().splitlines()
+        assert "inside the repository" in line and str(signers) in line
+    assert applied(db_dsn) in ("", "None")

@@ -61,7 +61,7 @@ def apply(
     from syncd.sync.outcomes import Outcome
     from syncd.sync.pipeline import apply_commit
 
-    gate = gate_from(verify_signatures, allowed_signers, gpg_keyring, guardrails)
+    gate = gate_from(verify_signatures, allowed_signers, gpg_keyring, guardrails, repo)
     report = apply_commit(
         repo,
         commit,

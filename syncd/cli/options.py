@@ -106,11 +106,19 @@ def trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def keys_from(allowed_signers: Path | None, gpg_keyring: Path | None) -> TrustedKeys | None:
-    """The trusted keys named on the command line, checked; None when none are named."""
+def keys_from(
+    allowed_signers: Path | None, gpg_keyring: Path | None, repo: str | None = None
+) -> TrustedKeys | None:
+    """The trusted keys named on the command line, checked; None when none are named.
+
+    A key file inside `repo` (when it is a local folder) is refused: its content is what the
+    keys verify, so whoever writes the branch would choose them.
+    """
     if allowed_signers is None and gpg_keyring is None:
         return None
     keys = TrustedKeys(allowed_signers, gpg_keyring)
+    if repo is not None and Path(repo).is_dir():
+        keys.refuse_inside(Path(repo))
     keys.check()
     return keys
 
@@ -120,9 +128,10 @@ def gate_from(
     allowed_signers: Path | None,
     gpg_keyring: Path | None,
     guardrails: bool | None,
+    repo: str | None = None,
 ) -> TrustGate | None:
     """The gate the trust options ask for, or None when they ask for nothing."""
-    keys = keys_from(allowed_signers, gpg_keyring)
+    keys = keys_from(allowed_signers, gpg_keyring, repo)
     if verify_signatures and keys is None:
         raise UsageProblem(
             "--verify-signatures needs trusted keys: --allowed-signers FILE and/or --gpg-keyring FILE"

@@ -137,7 +137,7 @@ def plan(
                 guardrails,
                 policy_path,
                 override,
-                keys_from(allowed_signers, gpg_keyring),
+                keys_from(allowed_signers, gpg_keyring, repo),
                 environment if explicit else None,
             )
             return

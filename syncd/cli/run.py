@@ -193,7 +193,7 @@ def run(
         once=once,
         notify=urls,
         notify_after=notify_after,
-        gate=gate_from(verify_signatures, allowed_signers, gpg_keyring, guardrails),
+        gate=gate_from(verify_signatures, allowed_signers, gpg_keyring, guardrails, repo),
         console=console,
         console_dsn=console_dsn,
         environment=environment,

@@ -36,7 +36,7 @@ def verify(rev: str, repo: str, allowed_signers: Path | None, gpg_keyring: Path 
     from syncd.sync.gitsource import open_repo, resolve_commit
     from syncd.sync.signatures import verify_commit
 
-    keys = keys_from(allowed_signers, gpg_keyring)
+    keys = keys_from(allowed_signers, gpg_keyring, repo)
     if keys is None:
         raise UsageProblem(
             "syncd verify needs trusted keys: --allowed-signers FILE and/or --gpg-keyring FILE"

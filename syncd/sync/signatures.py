@@ -113,6 +113,19 @@ class TrustedKeys:
         if self.gpg_keyring is not None:
             self.gpg_keyring = Path(self.gpg_keyring).absolute()
 
+    def refuse_inside(self, repository: Path) -> None:
+        """Refuse a key file that lies inside `repository`, whose content the keys verify."""
+        top = repository.resolve()
+        for option, path in (
+            ("--allowed-signers", self.allowed_signers),
+            ("--gpg-keyring", self.gpg_keyring),
+        ):
+            if path is not None and path.resolve().is_relative_to(top):
+                raise UsageProblem(
+                    f"{option} {path} lies inside the repository {repository}, whose content it"
+                    " verifies: keep the trusted keys outside it"
+                )
+
     def check(self) -> None:
         """Fail with one line when a file is missing or malformed, or a tool is not installed."""
         if self.allowed_signers is None and self.gpg_keyring is None:
