@@ -417,3 +417,41 @@ def test_trusted_keys_inside_the_verified_repository_are_refused(
         (line,) = out.strip().splitlines()
         assert "inside the repository" in line and str(signers) in line
     assert applied(db_dsn) in ("", "None")
+
+
+def test_a_key_removed_from_the_keyring_stops_counting_without_a_restart(
+    signed_repo: ConfigRepo, tmp_path: Path
+) -> None:
+    """A long-lived verifier (the daemon's) takes a rewritten keyring on its next check: a key
+    taken out no longer verifies, as a line taken out of the allowed signers file."""
+    home = tmp_path / "carol"
+    home.mkdir(mode=0o700)
+    _gpg(home, "--quick-gen-key", "Carol <carol@tonsurance.test>", "ed25519", "sign", "never")
+    _gpg(home, "--quick-gen-key", "Dave <dave@tonsurance.test>", "ed25519", "sign", "never")
+    git(
+        signed_repo.path,
+        "-c",
+        "user.signingkey=carol@tonsurance.test",
+        "commit",
+        "-q",
+        "-S",
+        "--allow-empty",
+        "-m",
+        "Carol's",
+        env_extra={"GNUPGHOME": str(home)},
+    )
+    sha = signed_repo.head()
+    keyring = tmp_path / "trusted.gpg"
+    keyring.write_text(
+        _gpg(home, "--armor", "--export", "carol@tonsurance.test", "dave@tonsurance.test")
+    )
+    trusted = TrustedKeys(gpg_keyring=keyring)
+    try:
+        trusted.check()
+        assert verify_commit(signed_repo.path, sha, trusted).good
+        keyring.write_text(_gpg(home, "--armor", "--export", "dave@tonsurance.test"))
+        assert verify_commit(signed_repo.path, sha, trusted).verdict is Verdict.UNTRUSTED
+        keyring.write_text("not a keyring")
+        assert verify_commit(signed_repo.path, sha, trusted).verdict is Verdict.UNVERIFIABLE
+    finally:
+        trusted.close()

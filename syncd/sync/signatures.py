@@ -12,20 +12,16 @@ import atexit
 import os
 import re
 import shutil
-import stat
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from syncd.errors import UsageProblem
 from syncd.sync import allowed_signers
-from syncd.sync.keyring import check_identities, key_identities
+from syncd.sync.keyfiles import CHECK_TIMEOUT_SECONDS, private_home, read_key_file, remove_home
 
 EMAIL = re.compile(r"<([^<>]+)>")
-MAX_KEY_FILE_BYTES = 4 * 1024 * 1024
-CHECK_TIMEOUT_SECONDS = 30.0
 OPENPGP_HEADER = re.compile(r"^gpgsig(?:-sha256)? -----BEGIN PGP SIGNATURE-----$", re.MULTILINE)
 
 
@@ -73,25 +69,6 @@ class Signature:
         return f"{short} {reason}{key}{detail}"
 
 
-def read_key_file(path: Path, what: str) -> bytes:
-    """The bytes of a trusted-key file, refused unless it is a regular file of sane size.
-
-    Opened without blocking and checked on the open descriptor, so a FIFO (whose read would
-    never return) or a file swapped in between a check and the read is refused, not waited on.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError as exc:
-        raise UsageProblem(f"{what} {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise UsageProblem(f"{what} {path} is not a regular file")
-        if info.st_size > MAX_KEY_FILE_BYTES:
-            raise UsageProblem(f"{what} {path} is larger than {MAX_KEY_FILE_BYTES} bytes")
-        return handle.read(MAX_KEY_FILE_BYTES + 1)
-
-
 def check_allowed_signers(path: Path) -> None:
     """Refuse an allowed-signers file that does not exist or has a line that does not parse."""
     allowed_signers.parse(read_key_file(path, "allowed signers file"), path)
@@ -104,6 +81,8 @@ class TrustedKeys:
     allowed_signers: Path | None = None
     gpg_keyring: Path | None = None
     _gnupg_home: Path | None = field(default=None, init=False, repr=False)
+    _imported: tuple[int, int, int] | None = field(default=None, init=False, repr=False)
+    _at_exit: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         # git resolves a relative gpg.ssh.allowedSignersFile against the repository it runs in,
@@ -151,57 +130,37 @@ class TrustedKeys:
         env = {**os.environ, "GNUPGHOME": str(self._gnupg())}
         return options, env
 
+    def _keyring_version(self) -> tuple[int, int, int] | None:
+        """What changes when the keyring file is replaced or rewritten."""
+        if self.gpg_keyring is None:
+            return None
+        try:
+            info = os.stat(self.gpg_keyring)
+        except OSError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns)
+
     def _gnupg(self) -> Path:
-        """A private GnuPG home holding exactly the keyring's keys (empty without a keyring)."""
+        """A private GnuPG home holding exactly the keyring's keys (empty without a keyring),
+        imported again when the keyring file changes: a key removed from it stops counting
+        without a restart, as a line removed from the allowed signers file does."""
+        version = self._keyring_version()
+        if self._gnupg_home is not None and version != self._imported:
+            self.close()
         if self._gnupg_home is None:
-            home = Path(tempfile.mkdtemp(prefix="syncd-gnupg-"))
-            home.chmod(0o700)
-            # Checking signatures needs no gpg-agent; one started here would outlive the command,
-            # and fails to start at all when the home's path is too long for its socket.
-            (home / "gpg.conf").write_text("no-autostart\n")
-            if self.gpg_keyring is not None:
-                data = read_key_file(self.gpg_keyring, "OpenPGP keyring")
-                done = subprocess.run(
-                    ["gpg", "--batch", "--quiet", "--homedir", str(home), "--import"],
-                    input=data,
-                    capture_output=True,
-                    check=False,
-                    timeout=CHECK_TIMEOUT_SECONDS,
-                )
-                if done.returncode != 0:
-                    _remove_home(home)
-                    stderr = done.stderr.decode(errors="replace").strip()
-                    first = (stderr.splitlines() or ["gpg failed"])[0]
-                    raise UsageProblem(f"OpenPGP keyring {self.gpg_keyring}: {first}")
-                try:
-                    check_identities(key_identities(home, CHECK_TIMEOUT_SECONDS), self.gpg_keyring)
-                except UsageProblem:
-                    _remove_home(home)
-                    raise
+            self._imported = version
+            home = private_home(self.gpg_keyring)
             self._gnupg_home = home
-            atexit.register(self.close)
+            if not self._at_exit:
+                atexit.register(self.close)
+                self._at_exit = True
         return self._gnupg_home
 
     def close(self) -> None:
         """Remove the private GnuPG home and stop the gpg-agent that gpg started for it."""
         if self._gnupg_home is not None:
-            _remove_home(self._gnupg_home)
+            remove_home(self._gnupg_home)
             self._gnupg_home = None
-
-
-def _remove_home(home: Path) -> None:
-    """Stop the home's gpg-agent (which would outlive the command), then delete the home."""
-    if shutil.which("gpgconf") is not None:
-        try:
-            subprocess.run(
-                ["gpgconf", "--homedir", str(home), "--kill", "all"],
-                capture_output=True,
-                check=False,
-                timeout=CHECK_TIMEOUT_SECONDS,
-            )
-        except subprocess.TimeoutExpired:
-            pass
-    shutil.rmtree(home, ignore_errors=True)
 
 
 _STATUS = {
@@ -228,7 +187,10 @@ def verify_commit(git_dir: str | os.PathLike[str], sha: str, keys: TrustedKeys) 
     An OpenPGP signature of a key in the keyring counts although GnuPG calls its validity
     unknown (`U`): the keyring the operator gave is the trust decision.
     """
-    options, env = keys.git_environment()
+    try:
+        options, env = keys.git_environment()
+    except UsageProblem as exc:  # the keyring was rewritten into one that does not import
+        return Signature(sha, Verdict.UNVERIFIABLE, detail=str(exc))
     try:
         done = _git(
             git_dir, *options, "log", "-1", "--format=%G?%x00%GS%x00%GF%x00%GK", sha, "--", env=env
