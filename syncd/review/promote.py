@@ -142,7 +142,8 @@ def promote(
     branch: str | None = None,
 ) -> Promotion:
     """Write the promotion commit and its branch; return them with the target's plan."""
-    check_name(source), check_name(target)
+    check_name(source)
+    check_name(target)
     if source == target:
         raise UsageProblem("--from and --to name the same environment")
     repo = open_repo(repo_path)

@@ -20,7 +20,7 @@ from tonsurance.config.layout import CONFIG_FILES, ENVIRONMENT_FILES, TABLE_FILE
 from tonsurance.config.normal import normal_value
 from tonsurance.config.overlay import Merged, merge
 from tonsurance.config.problems import Problem, format_path
-from tonsurance.config.rules import check_rules, check_warnings
+from tonsurance.config.rules import check_rules, check_warnings, utc_today
 from tonsurance.config.schemacheck import fast_validator, schema_problems
 from tonsurance.config.sources import SourceFiles
 from tonsurance.config.state import (
@@ -164,7 +164,7 @@ def render_environment(
     same base documents and overlay objects are (the file checks keep one object per content),
     so an unchanged configuration is not rendered again."""
     held = (envs, *parsed.documents.values())
-    key = (name, today or parsed.as_of, *(id(o) for o in held))
+    key = (name, today or parsed.as_of or utc_today(), *(id(o) for o in held))
     with _kept_lock:
         hit = _kept.get(key)
         if hit is not None and all(a is b for a, b in zip(hit[0], held)):
