@@ -3,6 +3,8 @@ becomes the host, port or database); no command, the loader, nor the printed add
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -69,3 +71,26 @@ def test_loader_refuses_a_misread_password_without_showing_it(
             loader.stop()
         assert "percent-encode" in texts[0]
         assert not _leaks(" ".join(texts)), (dsn, texts)
+
+
+def test_the_daemon_refuses_a_misread_password_at_start(tmp_path: Path) -> None:
+    """`syncd run` given such an address stops at start with one usage line (exit 2), before
+    any cycle, instead of failing every cycle as an internal error."""
+    for dsn in _dsns(free_port())[:2]:
+        result = CliRunner().invoke(
+            syncd_main,
+            [
+                "run",
+                "--repo",
+                str(tmp_path),
+                "--once",
+                "--no-watch",
+                "--state-dir",
+                str(tmp_path / "s"),
+                "--dsn",
+                dsn,
+            ],
+        )
+        assert result.exit_code == 2, result.output
+        (line,) = result.output.strip().splitlines()
+        assert "percent-encode" in line and not _leaks(line)

@@ -27,6 +27,7 @@ from tonsurance.redaction import (
 __all__ = [
     "DSN_ENV",
     "NOTIFY_CHANNEL",
+    "check_address",
     "connect",
     "connect_primary",
     "describe",
@@ -147,6 +148,22 @@ def servers(params: dict[str, Any]) -> str:
     )
 
 
+def check_address(dsn: str | None) -> dict[str, Any]:
+    """The parsed address; UsageProblem (one line, no part of it) for one libpq cannot read or
+    would misread, so a daemon refuses it at start instead of failing each cycle."""
+    address = resolve_dsn(dsn)
+    if misread_password(address) is not None:
+        raise UsageProblem(MISREAD_URL)
+    try:
+        return dict(conninfo_to_dict(address))
+    except psycopg.Error:
+        raise UsageProblem(
+            "the database address is neither a key=value connection string nor a "
+            "postgresql:// URL (a URL needs special characters percent-encoded); "
+            "check --dsn or TONSURANCE_DSN"
+        ) from None
+
+
 def connect(
     dsn: str | None,
     *,
@@ -156,16 +173,7 @@ def connect(
     """Open a connection; an unreachable server raises Unavailable naming the redacted address
     and every server it names (libpq tries each host of a multi-host address in turn)."""
     address = resolve_dsn(dsn)
-    if misread_password(address) is not None:
-        raise UsageProblem(MISREAD_URL)
-    try:
-        params = conninfo_to_dict(address)
-    except psycopg.Error:
-        raise UsageProblem(
-            "the database address is neither a key=value connection string nor a "
-            "postgresql:// URL (a URL needs special characters percent-encoded); "
-            "check --dsn or TONSURANCE_DSN"
-        ) from None
+    params = check_address(address)
     if "connect_timeout" not in params and "connect_timeout" not in kwargs:
         kwargs["connect_timeout"] = default_connect_timeout
     try:

@@ -175,7 +175,11 @@ def run(
     from syncd.daemon.loop import RunOptions, run_daemon
     from syncd.daemon.notify_targets import split_urls
     from syncd.render.notification import NotifyContext, check_public_url, render
+    from tonsurance.db import check_address
 
+    check_address(dsn)
+    if console_dsn:
+        check_address(console_dsn)
     urls = notify or tuple(split_urls(os.environ.get("SYNCD_NOTIFY")))
     context = NotifyContext(branch, socket.gethostname(), check_public_url(public_url))
     setup_logging(log_format)
