@@ -409,10 +409,11 @@ def test_trusted_keys_inside_the_verified_repository_are_refused(
         ["plan", "--base", "HEAD~1", "--head", "HEAD"],
         ["verify"],
     ]
-    for args in runs:
-        code, out = syncd_cli(
-            *args, "--repo", str(signed_repo.path), "--allowed-signers", str(signers)
-        )
+    (signed_repo.path / "config" / "sub").mkdir()
+    for args, where in zip(
+        runs, [signed_repo.path, signed_repo.path / "config" / "sub", signed_repo.path], strict=True
+    ):
+        code, out = syncd_cli(*args, "--repo", str(where), "--allowed-signers", str(signers))
         assert code == 2, (args, out)
         (line,) = out.strip().splitlines()
         assert "inside the repository" in line and str(signers) in line

@@ -93,8 +93,15 @@ class TrustedKeys:
             self.gpg_keyring = Path(self.gpg_keyring).absolute()
 
     def refuse_inside(self, repository: Path) -> None:
-        """Refuse a key file that lies inside `repository`, whose content the keys verify."""
-        top = repository.resolve()
+        """Refuse a key file that lies inside `repository`'s working tree (found from any folder
+        in it), whose content the keys verify."""
+        try:
+            found = _git(repository, "rev-parse", "--show-toplevel")
+        except subprocess.TimeoutExpired:
+            return
+        if found.returncode != 0 or not found.stdout.strip():
+            return  # a bare repository, or none: no checked-out content to fear
+        top = Path(found.stdout.strip()).resolve()
         for option, path in (
             ("--allowed-signers", self.allowed_signers),
             ("--gpg-keyring", self.gpg_keyring),
