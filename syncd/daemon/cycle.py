@@ -3,7 +3,8 @@
 Only the daemon holding the leader lock (`syncd.sync.locks.Leadership`, a lock only the writer
 role can take, held on a connection of its own) applies; the others stay on standby and take over
 when that connection goes away. Each apply still runs under the engine's apply lock and
-compare-and-set, so two writers can never both apply.
+compare-and-set, so two writers can never both apply. Checking for drift and putting it back
+after the apply is `syncd.daemon.drift`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 import psycopg
 
-from syncd.daemon.events import CommitApplied, Drift, Event, HeadRefused, changes_of
+from syncd.daemon.drift import DriftKeeper, short
+from syncd.daemon.events import CommitApplied, Event, HeadRefused, changes_of
 from syncd.daemon.logs import event
 from syncd.daemon.metrics import CHANGE_ACTIONS, Metrics
 from syncd.daemon.mirror import FetchResult, Mirror
@@ -32,15 +34,11 @@ from tonsurance.config.environments import DEFAULT_ENVIRONMENT
 _CACHE_SIZE = 4
 
 
-def _short(sha: str | None) -> str:
-    return sha[:12] if sha else "(none)"
-
-
 def _changes(outcome: Any) -> int:
     return len(outcome.diff.params) + len(outcome.diff.rows)
 
 
-class Reconciler:
+class Reconciler(DriftKeeper):
     """Decides and performs what one cycle does, given an open connection and the fetched head."""
 
     def __init__(
@@ -151,8 +149,8 @@ class Reconciler:
         if fetched.forced:
             event(
                 "branch_rewritten",
-                f"branch {self.mirror.branch} was rewritten: {_short(fetched.previous)}"
-                f" -> {_short(head)} is not a fast-forward",
+                f"branch {self.mirror.branch} was rewritten: {short(fetched.previous)}"
+                f" -> {short(head)} is not a fast-forward",
                 logging.WARNING,
                 previous=fetched.previous,
                 head=head,
@@ -187,7 +185,7 @@ class Reconciler:
             self._wrong_logged = served
             event(
                 "wrong_environment",
-                f"refusing to apply {_short(head)}: {wrong_environment(served, self.environment)}",
+                f"refusing to apply {short(head)}: {wrong_environment(served, self.environment)}",
                 logging.ERROR,
                 environment=self.environment,
                 database_environment=served,
@@ -204,7 +202,7 @@ class Reconciler:
         if relation in (Lineage.BACKWARD, Lineage.REWRITTEN) and prepared.validation.ok:
             event(
                 "branch_rewritten",
-                f"moving the database from {_short(applied)} to {_short(sha)}, which does"
+                f"moving the database from {short(applied)} to {short(sha)}, which does"
                 " not descend from it: the branch history was rewritten",
                 logging.WARNING,
                 applied=applied,
@@ -240,7 +238,7 @@ class Reconciler:
             )
             event(
                 str(result.outcome),
-                f'{result.outcome} {_short(sha)} "{prepared.info.summary}": {what}'
+                f'{result.outcome} {short(sha)} "{prepared.info.summary}": {what}'
                 f" in {took * 1000:.0f} ms",
                 commit=sha,
                 previous=applied,
@@ -256,8 +254,8 @@ class Reconciler:
             self.metrics.failures.labels(result.refusal or Refusal.INVALID).inc()
             event(
                 "refused",
-                f'refused {_short(sha)} "{prepared.info.summary}": {result.reason};'
-                f" {_short(applied)} stays applied until a newer commit arrives",
+                f'refused {short(sha)} "{prepared.info.summary}": {result.reason};'
+                f" {short(applied)} stays applied until a newer commit arrives",
                 logging.ERROR,
                 commit=sha,
                 reason=result.reason,
@@ -269,7 +267,7 @@ class Reconciler:
             return "again"
         event(
             "busy",
-            f"{_short(sha)} not applied yet: {result.reason}; retrying shortly",
+            f"{short(sha)} not applied yet: {result.reason}; retrying shortly",
             logging.DEBUG,
         )
         return "busy"
@@ -284,80 +282,6 @@ class Reconciler:
         self.announce(
             CommitApplied(sha, info.author, info.summary, added, changed, removed, changes)
         )
-
-    def _check_drift(self, conn: psycopg.Connection[Any], applied: str) -> None:
-        if not self.mirror.has_commit(applied):
-            if self._blind_to != applied:
-                self._blind_to = applied
-                event(
-                    "drift_unchecked",
-                    f"cannot check drift: the applied commit {_short(applied)} is not"
-                    f" in the history of {self.mirror.branch}",
-                    logging.WARNING,
-                    applied=applied,
-                )
-            return
-        prepared = self.prepared(applied)
-        if not prepared.validation.ok:
-            return
-        check = apply_prepared(conn, self.mirror.repo, prepared, dry_run=True, wait_for_lock=False)
-        if check.outcome is not Outcome.DRY_RUN:
-            return
-        diff = check.result.diff
-        names = tuple(
-            sorted([c.name for c in diff.params] + [f"{r.table}.{r.id}" for r in diff.rows])
-        )
-        with self.state.lock:
-            self.state.drift_rows, self.state.drift_checked_at = list(names), time.time()
-        self.metrics.drift_rows.set(len(names))
-        if not names:
-            if self._drift_seen and not self.self_heal:
-                event("drift_gone", "the database matches the applied commit again")
-            self._drift_seen = ()
-            return
-        if not self.self_heal:
-            if names != self._drift_seen:
-                event(
-                    "drift",
-                    f"{len(names)} rows differ from the applied commit {_short(applied)}:"
-                    f" {', '.join(names[:10])}; left as they are (--no-self-heal)",
-                    logging.WARNING,
-                    rows=len(names),
-                    keys=list(names[:50]),
-                )
-                self.announce(Drift(applied, len(names), names[:50], corrected=False))
-            self._drift_seen = names
-            return
-        self._correct(conn, prepared, names)
-
-    def _correct(
-        self, conn: psycopg.Connection[Any], prepared: PreparedCommit, names: tuple[str, ...]
-    ) -> None:
-        started = time.monotonic()
-        self.in_flight, self.current = conn, prepared.info.sha
-        try:
-            fixed = apply_prepared(conn, self.mirror.repo, prepared, wait_for_lock=False)
-        finally:
-            self.in_flight = None
-        self.current = None
-        if fixed.outcome is not Outcome.APPLIED:
-            return
-        took = time.monotonic() - started
-        self.metrics.duration.observe(took)
-        self.metrics.drift_corrections.inc()
-        self.metrics.drift_rows.set(0)
-        with self.state.lock:
-            self.state.drift_rows, self.state.drift_corrected_at = [], time.time()
-        event(
-            "drift_corrected",
-            f"put back {len(names)} rows changed outside git to the applied commit"
-            f" {_short(prepared.info.sha)}: {', '.join(names[:10])}",
-            logging.WARNING,
-            rows=len(names),
-            keys=list(names[:50]),
-            commit=prepared.info.sha,
-        )
-        self.announce(Drift(prepared.info.sha, len(names), names[:50], corrected=True))
 
 
 def record_failure(conn: psycopg.Connection[Any], sha: str, error: str) -> None:
