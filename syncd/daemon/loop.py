@@ -212,7 +212,13 @@ class Daemon:
             with self.signals.installed():
                 watcher = self._start_watcher()
                 log_start(
-                    self.options, self.mirror, self.descriptors, self.notifier, http, watcher, secret
+                    self.options,
+                    self.mirror,
+                    self.descriptors,
+                    self.notifier,
+                    http,
+                    watcher,
+                    secret,
                 )
                 result = "done"
                 while not self.stopping.is_set():
