@@ -94,3 +94,20 @@ def test_the_daemon_refuses_a_misread_password_at_start(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         (line,) = result.output.strip().splitlines()
         assert "percent-encode" in line and not _leaks(line)
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://u:p@h/db?sslrootcert=/certs/with@at",
+        "postgresql://host:5432/db?user=a@b",
+        "postgresql:///db?host=/var/run/postgresql&user=a@b",
+        "postgresql://u:p@[::1]:5432/db",
+        "postgresql://h1:5432,h2:5433/db?target_session_attrs=read-write",
+    ],
+)
+def test_ordinary_urls_with_an_at_sign_elsewhere_are_not_refused(dsn: str) -> None:
+    """An "@" in the query, or a port after the colon, is an ordinary URL: it is described from
+    its parts, not refused as a misread password."""
+    assert "percent-encoding" not in describe(dsn)
+    assert redaction.misread_password(dsn) is None

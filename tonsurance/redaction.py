@@ -78,18 +78,22 @@ def _written_forms(address: str, parsed: dict[str, object]) -> set[str]:
 def misread_password(address: str) -> str | None:
     """The password meant in a URL that libpq would misread (a raw `/`, `?` or `@` in it).
 
-    `user:1234/db` (a port, then the database) is an ordinary URL, not a misread password.
+    Misread: the first "@" comes only after a "/" or "?" that follows `user:` (libpq then reads
+    no password, and its pieces as port and database), or the part before the first "/" or "?"
+    holds two "@" (libpq reads the rest of the password as the host). `host:5432/db?user=a@b`
+    (a port) and `u:p@h/db?sslrootcert=/x@y` (an "@" in the query) are ordinary URLs.
     """
-    if not _URL_SCHEME.match(address):
-        return None
-    found = _MEANT_PASSWORD.match(address)
+    found = _MEANT_PASSWORD.match(address) if _URL_SCHEME.match(address) else None
     if found is None:
         return None
-    meant = found.group(1)
-    first = _URL_DELIMITERS.split(meant, maxsplit=1)[0]
-    if not _URL_DELIMITERS.search(meant) or (first.isdigit() and "@" not in meant):
-        return None
-    return meant
+    rest = address.split("://", 1)[1]
+    end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, first_at = rest[:end], rest.find("@")
+    after_colon = authority.split(":", 1)[1] if ":" in authority else ""
+    past_delimiter = (first_at < 0 or first_at > end) and not after_colon.isdigit()
+    if past_delimiter or authority.count("@") > 1:
+        return found.group(1)
+    return None
 
 
 def remember(address: str) -> None:
