@@ -456,3 +456,31 @@ def test_a_key_removed_from_the_keyring_stops_counting_without_a_restart(
         assert verify_commit(signed_repo.path, sha, trusted).verdict is Verdict.UNVERIFIABLE
     finally:
         trusted.close()
+
+
+def test_a_key_file_caught_mid_rewrite_is_a_passing_fault_not_a_refusal(
+    signed_repo: ConfigRepo, keys: dict[str, SshKey], db_dsn: str, tmp_path: Path
+) -> None:
+    """A long-lived gate (the daemon's) that meets its allowed signers file empty (a rewrite in
+    progress) raises a git fault and records nothing; once the file is back, the same signed
+    head is applied, not left refused for good."""
+    from syncd.errors import GitUnavailable
+    from syncd.review.gate import TrustGate
+    from syncd.sync.outcomes import Outcome
+    from syncd.sync.pipeline import apply_commit
+
+    signers = allowed_signers(tmp_path / "allowed", keys["alice"])
+    trusted = TrustedKeys(signers)
+    trusted.check()
+    gate = TrustGate(trusted, verify_signatures=True)
+    assert apply_commit(signed_repo.path, dsn=db_dsn, gate=gate).outcome is Outcome.APPLIED
+    signed_repo.replace(PRICING, "USDC: 0.04", "USDC: 0.041")
+    head = signed_commit(signed_repo, keys["alice"], "A small step")
+    signers.write_text("")
+    with pytest.raises(GitUnavailable):
+        apply_commit(signed_repo.path, dsn=db_dsn, gate=gate)
+    _, out = syncd_cli("status", "--dsn", db_dsn)
+    assert "refused" not in out, out
+    allowed_signers(signers, keys["alice"])
+    assert apply_commit(signed_repo.path, dsn=db_dsn, gate=gate).outcome is Outcome.APPLIED
+    assert applied(db_dsn) == head

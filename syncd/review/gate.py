@@ -13,12 +13,13 @@ from pathlib import Path
 
 import git
 
+from syncd.errors import GitUnavailable
 from syncd.review.guardrails import load_policy, run_guardrails
 from syncd.sync.diff import diff_states
 from syncd.sync.outcomes import Refusal
 from syncd.sync.pipeline import GateVerdict, PreparedCommit, prepare, unproven
 from syncd.sync.provenance import Override, Provenance, Verification
-from syncd.sync.signatures import TrustedKeys, verify_commit
+from syncd.sync.signatures import TrustedKeys, Verdict, verify_commit
 
 
 @dataclass
@@ -36,6 +37,10 @@ class TrustGate:
         provenance = unproven(info)
         if self.verify_signatures and self.keys is not None:
             signature = verify_commit(repo.git_dir, info.sha, self.keys)
+            if signature.verdict is Verdict.UNVERIFIABLE:
+                # Not a property of the commit (a key file mid-rewrite, a hung gpg): a fault that
+                # the next cycle retries, never a refusal recorded for good.
+                raise GitUnavailable(f"signature check: {signature.describe()}")
             if not signature.good:
                 return GateVerdict(
                     provenance, Refusal.SIGNATURE, f"signature: {signature.describe()}"

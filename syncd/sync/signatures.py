@@ -69,9 +69,13 @@ class Signature:
         return f"{short} {reason}{key}{detail}"
 
 
-def check_allowed_signers(path: Path) -> None:
-    """Refuse an allowed-signers file that does not exist or has a line that does not parse."""
-    allowed_signers.parse(read_key_file(path, "allowed signers file"), path)
+def check_allowed_signers(path: Path) -> list[allowed_signers.Entry]:
+    """The file's keys; UsageProblem when it does not exist, has a line that does not parse, or
+    names no key (read mid-rewrite, it would make every signature look untrusted)."""
+    entries = allowed_signers.parse(read_key_file(path, "allowed signers file"), path)
+    if not entries:
+        raise UsageProblem(f"allowed signers file {path} names no key")
+    return entries
 
 
 @dataclass
@@ -195,8 +199,12 @@ def verify_commit(git_dir: str | os.PathLike[str], sha: str, keys: TrustedKeys) 
     unknown (`U`): the keyring the operator gave is the trust decision.
     """
     try:
+        if keys.allowed_signers is not None:
+            # Missing, empty or half-written, git would call every SSH signature untrusted: a
+            # refusal for good. It is a passing fault instead, and the head is checked again.
+            check_allowed_signers(keys.allowed_signers)
         options, env = keys.git_environment()
-    except UsageProblem as exc:  # the keyring was rewritten into one that does not import
+    except UsageProblem as exc:  # a key file was rewritten into one that does not read
         return Signature(sha, Verdict.UNVERIFIABLE, detail=str(exc))
     try:
         done = _git(
@@ -234,7 +242,7 @@ def _in_window(signature: Signature, keys: TrustedKeys) -> Signature:
     if path is None or not signature.fingerprint.startswith("SHA256:"):
         return signature
     try:
-        entries = allowed_signers.parse(read_key_file(path, "allowed signers file"), path)
+        entries = check_allowed_signers(path)
     except UsageProblem as exc:
         return Signature(signature.commit, Verdict.UNVERIFIABLE, detail=str(exc))
     why = allowed_signers.outside_window(entries, signature.principal, signature.fingerprint)
