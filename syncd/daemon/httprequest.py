@@ -22,7 +22,7 @@ from syncd.daemon.webhook import SECRET_ENV, SIGNATURE_HEADER, BodySignature, we
 _READ = 64 * 1024
 _TEXT = "text/plain; charset=utf-8"
 _TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-_NOT_FOUND = "not found; try /ui/, /healthz, /readyz, /status, /metrics or POST /hooks/git"
+_NOT_FOUND = "not found; try {}/healthz, /readyz, /status, /metrics or POST /hooks/git"
 CONSOLE_PREFIX = "/ui"
 
 
@@ -217,7 +217,8 @@ class Exchange:
         elif path == "/hooks/git":
             await self._text(405, "use POST", close=close)
         else:
-            await self._text(404, _NOT_FOUND, close=close)
+            pages = "/ui/, " if self.console is not None else ""
+            await self._text(404, _NOT_FOUND.format(pages), close=close)
 
     async def _console(self, request: h11.Request, close: bool) -> None:
         """A console page, read from the database on the console's own threads."""
