@@ -484,3 +484,31 @@ def test_a_key_file_caught_mid_rewrite_is_a_passing_fault_not_a_refusal(
     allowed_signers(signers, keys["alice"])
     assert apply_commit(signed_repo.path, dsn=db_dsn, gate=gate).outcome is Outcome.APPLIED
     assert applied(db_dsn) == head
+
+
+def test_an_override_checked_while_the_keys_are_mid_rewrite_is_retried_not_refused(
+    signed_repo: ConfigRepo, keys: dict[str, SshKey], db_dsn: str, tmp_path: Path
+) -> None:
+    """The override's signatures checked against an allowed signers file caught empty raise a
+    git fault and record nothing; with the file back, the override counts and the change lands."""
+    from syncd.errors import GitUnavailable
+    from syncd.review.gate import TrustGate
+    from syncd.sync.outcomes import Outcome
+    from syncd.sync.pipeline import apply_commit
+
+    signers = allowed_signers(tmp_path / "allowed", keys["alice"], keys["bob"])
+    trusted = TrustedKeys(signers)
+    trusted.check()
+    gate = TrustGate(trusted, guardrails=True)
+    assert apply_commit(signed_repo.path, dsn=db_dsn, gate=gate).outcome is Outcome.APPLIED
+    signed_repo.replace(PRICING, "USDC: 0.04", "USDC: 0.10")
+    signed_commit(signed_repo, keys["alice"], "Reprice USDC to 10%")
+    head = signed_commit(signed_repo, keys["bob"], "Approve\n\nConfig-Override: RISK-9", empty=True)
+    signers.write_text("")
+    with pytest.raises(GitUnavailable):
+        apply_commit(signed_repo.path, dsn=db_dsn, gate=gate)
+    _, out = syncd_cli("status", "--dsn", db_dsn)
+    assert "refused" not in out, out
+    allowed_signers(signers, keys["alice"], keys["bob"])
+    assert apply_commit(signed_repo.path, dsn=db_dsn, gate=gate).outcome is Outcome.APPLIED
+    assert applied(db_dsn) == head

@@ -19,8 +19,9 @@ from typing import Any
 
 import git
 
+from syncd.errors import GitUnavailable
 from syncd.sync.diff import Diff, ParamChange, relative_text, show
-from syncd.sync.signatures import TrustedKeys, verify_commit
+from syncd.sync.signatures import Signature, TrustedKeys, Verdict, verify_commit
 from tonsurance.config.layout import default_root
 from tonsurance.config.schemacheck import SchemaUnusable, check_document, compile_schema
 from tonsurance.config.yamlread import YamlProblem, read_yaml
@@ -407,6 +408,15 @@ def _touches_config(repo: git.Repo, sha: str) -> bool:
     return _config_tree(commit) != parent
 
 
+def _checked(repo: git.Repo, sha: str, keys: TrustedKeys) -> Signature:
+    """The commit's signature; GitUnavailable when it cannot be checked now (a key file
+    mid-rewrite, a hung check), so a passing fault never becomes a refusal for good."""
+    signature = verify_commit(repo.git_dir, sha, keys)
+    if signature.verdict is Verdict.UNVERIFIABLE:
+        raise GitUnavailable(f"signature check: {signature.describe()}")
+    return signature
+
+
 def signed_override(
     repo: git.Repo,
     trailer: Override,
@@ -429,7 +439,7 @@ def signed_override(
             None,
             "cannot be proven: no trusted keys were given (--allowed-signers, --gpg-keyring)",
         )
-    signature = verify_commit(repo.git_dir, sha, keys)
+    signature = _checked(repo, sha, keys)
     if not signature.good:
         return None, f"does not count: {signature.describe()}"
     overrider = signature.principal.strip().casefold()
@@ -443,7 +453,7 @@ def signed_override(
     for other in repo.git.rev_list(f"{base}..{head}").split():
         if other == sha:
             continue
-        other_signature = verify_commit(repo.git_dir, other, keys)
+        other_signature = _checked(repo, other, keys)
         if not other_signature.good:
             return None, (
                 f"does not count: {other[:12]} has no good signature by a trusted key, so who"
