@@ -15,12 +15,13 @@ import time
 
 import psycopg
 
+from syncd.daemon.faultkind import Fault, FaultKind
 from syncd.daemon.logs import event
 from syncd.daemon.metrics import Metrics
 from syncd.daemon.runstate import RunState
 from tonsurance.redaction import scrub
 
-BLOCKED = "blocked"
+BLOCKED = FaultKind.BLOCKED
 MIN_LOCK_WAIT = 2.0
 MAX_LOCK_WAIT = 60.0
 
@@ -61,10 +62,7 @@ class BlockedApplies:
             self._since = time.time() - self.wait
         since = dt.datetime.fromtimestamp(self._since, dt.timezone.utc)
         with self.state.lock:
-            self.state.faults[BLOCKED] = {
-                "error": error,
-                "since": since.isoformat(timespec="seconds"),
-            }
+            self.state.faults[BLOCKED] = Fault(error, since.isoformat(timespec="seconds"))
         self.metrics.apply_blocked.set(1)
         if first:
             event(

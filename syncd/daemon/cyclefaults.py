@@ -16,6 +16,7 @@ import psycopg
 from syncd.daemon.blocked import BlockedApplies, lock_wait_text
 from syncd.daemon.cycle import Reconciler, record_failure
 from syncd.daemon.dblink import CONNECT_TIMEOUT, DatabaseLink
+from syncd.daemon.faultkind import FaultKind
 from syncd.daemon.logs import event
 from syncd.daemon.mirror import Mirror
 from syncd.daemon.resources import Resource, resource_of_errno, resource_of_text
@@ -57,9 +58,9 @@ class CycleGuard:
         try:
             return cycle()
         except ResourceExhausted as exc:
-            self.faults.down(exc.resource, str(exc))
+            self.faults.down(FaultKind(exc.resource), str(exc))
         except GitUnavailable as exc:
-            self.faults.down("git", str(exc))
+            self.faults.down(FaultKind.GIT, str(exc))
         except OSError as exc:
             where = exc.filename or self.mirror.path
             kind = resource_of_errno(exc.errno) or Resource.DISK
@@ -71,11 +72,13 @@ class CycleGuard:
                 self.link.drop()
                 self.faults.down(Resource.DESCRIPTORS, one_line(exc))
                 return "fault"
-            return self._database_fault("database", one_line(exc))
+            return self._database_fault(FaultKind.DATABASE, one_line(exc))
         except psycopg.errors.UndefinedTable as exc:
-            return self._database_fault("apply", f"{one_line(exc)}; {no_tables(self.link.dsn)}")
+            return self._database_fault(
+                FaultKind.APPLY, f"{one_line(exc)}; {no_tables(self.link.dsn)}"
+            )
         except psycopg.Error as exc:
-            return self._database_fault("apply", one_line(exc))
+            return self._database_fault(FaultKind.APPLY, one_line(exc))
         except Exception as exc:  # a bug must not stop the daemon: report it, back off, retry
             self.link.drop()
             self.mirror.suspect()
@@ -83,7 +86,7 @@ class CycleGuard:
             if ran_out is not None:
                 self.faults.down(ran_out, one_line(exc))
                 return "fault"
-            if "internal" not in self.state.faults:
+            if FaultKind.INTERNAL not in self.state.faults:
                 event(
                     "internal_error",
                     f"unexpected {type(exc).__name__}",
@@ -91,7 +94,7 @@ class CycleGuard:
                     exc_info=True,
                 )
             self.faults.down(
-                "internal", f"{type(exc).__name__}: {one_line(exc)}", reason="apply_error"
+                FaultKind.INTERNAL, f"{type(exc).__name__}: {one_line(exc)}", reason="apply_error"
             )
         return "fault"
 
@@ -99,7 +102,7 @@ class CycleGuard:
         """An apply ran out of its lock wait: roll back, report, try again shortly."""
         error = lock_wait_text(exc)
         if self.stopping.is_set():
-            return self._database_fault("apply", error)
+            return self._database_fault(FaultKind.APPLY, error)
         self.reconciler.current = None
         try:
             if self.link.conn is not None:
@@ -109,7 +112,7 @@ class CycleGuard:
         self.blocked.waited(error)
         return "busy"
 
-    def _database_fault(self, kind: str, error: str) -> str:
+    def _database_fault(self, kind: FaultKind, error: str) -> str:
         sha, self.reconciler.current = self.reconciler.current, None
         self.link.drop()
         if self.stopping.is_set():
@@ -121,8 +124,9 @@ class CycleGuard:
                     commit=sha,
                 )
             return "stopped"
-        self.faults.down(kind, error, reason="database" if kind == "database" else "apply_error")
-        if kind == "apply" and sha:
+        reason = "database" if kind is FaultKind.DATABASE else "apply_error"
+        self.faults.down(kind, error, reason=reason)
+        if kind is FaultKind.APPLY and sha:
             try:
                 with connect_primary(self.link.dsn, connect_timeout=CONNECT_TIMEOUT) as conn:
                     record_failure(conn, sha, error)

@@ -27,6 +27,7 @@ from syncd.daemon.cycle import Reconciler
 from syncd.daemon.cyclefaults import CycleGuard
 from syncd.daemon.dblink import DatabaseLink
 from syncd.daemon.events import TOPICS, Announcer, Event, Outages
+from syncd.daemon.faultkind import FaultKind
 from syncd.daemon.httplimits import HttpLimits, HttpStats
 from syncd.daemon.httpserver import HttpServer
 from syncd.daemon.logs import event
@@ -146,15 +147,15 @@ class Daemon:
 
     def _cycle(self) -> str:
         fetched = self.mirror.fetch()
-        for name in ("git", *Resource):
-            self.faults.up(name)
+        for kind in (FaultKind.GIT, *Resource):
+            self.faults.up(kind)
         self.state.saw_head(fetched.head)
         conn = self.link.connection()
-        self.faults.up("database")
+        self.faults.up(FaultKind.DATABASE)
         result = self.reconciler.run(conn, fetched, self.mirror.fetch)
         self.blocked.cleared()
-        self.faults.up("apply")
-        self.faults.up("internal")
+        self.faults.up(FaultKind.APPLY)
+        self.faults.up(FaultKind.INTERNAL)
         now = time.time()
         with self.state.lock:
             self.state.last_success_at = now

@@ -12,7 +12,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-DEPENDENCIES = ("database", "git", "disk", "descriptors")
+from syncd.daemon.faultkind import DEPENDENCIES
+
 DELIVERIES = ("sent", "failed", "dropped")
 CHANGE_ACTIONS = ("add", "change", "remove")
 FAILURE_REASONS = ("invalid_commit", "database", "git", "disk", "descriptors", "apply_error")

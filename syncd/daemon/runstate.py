@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncd.daemon.events import Outages
+from syncd.daemon.faultkind import DEPENDENCIES, Fault, FaultKind
 from syncd.daemon.logs import event
 from syncd.daemon.metrics import Metrics
+from syncd.daemon.resources import Resource
 from tonsurance.redaction import scrub
 
 
@@ -45,7 +47,7 @@ class RunState:
     drift_checked_at: float | None = None
     drift_corrected_at: float | None = None
     role: str = "starting"
-    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    faults: dict[FaultKind, Fault] = field(default_factory=dict)
     last_success_at: float | None = None
     last_fetch_at: float | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -65,9 +67,9 @@ class RunState:
 
     def _stale(self, now: float) -> str | None:
         """Why the published head cannot be trusted to be the branch head, or None."""
-        for name in ("git", "disk", "descriptors"):
-            if name in self.faults:
-                return f"{name} unavailable: {self.faults[name]['error']}"
+        for kind in (FaultKind.GIT, FaultKind.DISK, FaultKind.DESCRIPTORS):
+            if kind in self.faults:
+                return f"{kind} unavailable: {self.faults[kind].error}"
         if self.last_fetch_at is None:
             return "the branch has not been fetched yet"
         age = now - self.last_fetch_at
@@ -79,10 +81,10 @@ class RunState:
         """Ready when the database answered at the last cycle, a fetch succeeded within
         `fresh_within` seconds and the applied commit is the head it found."""
         with self.lock:
-            if "database" in self.faults:
-                return False, f"database unavailable: {self.faults['database']['error']}"
-            if "blocked" in self.faults:
-                return False, f"applies blocked by a lock: {self.faults['blocked']['error']}"
+            if FaultKind.DATABASE in self.faults:
+                return False, f"database unavailable: {self.faults[FaultKind.DATABASE].error}"
+            if FaultKind.BLOCKED in self.faults:
+                return False, f"applies blocked by a lock: {self.faults[FaultKind.BLOCKED].error}"
             stale = self._stale(time.time())
             if stale or self.head is None:
                 return False, stale or "the branch has not been fetched yet"
@@ -124,7 +126,7 @@ class RunState:
                     "checked_at": _iso(self.drift_checked_at),
                     "last_corrected_at": _iso(self.drift_corrected_at),
                 },
-                "faults": {name: dict(info) for name, info in self.faults.items()},
+                "faults": {str(kind): fault.as_json() for kind, fault in self.faults.items()},
                 "last_success_at": _iso(self.last_success_at),
                 "started_at": _iso(self.started_at),
                 "host": socket.gethostname(),
@@ -132,19 +134,17 @@ class RunState:
             }
 
 
-DEPENDENCIES = ("database", "git", "disk", "descriptors")
-
 _DOWN = {
-    "apply": "applying failed",
-    "disk": "disk error",
-    "descriptors": "out of file descriptors",
-    "internal": "unexpected error",
+    FaultKind.APPLY: "applying failed",
+    FaultKind.DISK: "disk error",
+    FaultKind.DESCRIPTORS: "out of file descriptors",
+    FaultKind.INTERNAL: "unexpected error",
 }
 _UP = {
-    "apply": "applying works",
-    "disk": "disk works",
-    "descriptors": "file descriptors available",
-    "internal": "cycles work",
+    FaultKind.APPLY: "applying works",
+    FaultKind.DISK: "disk works",
+    FaultKind.DESCRIPTORS: "file descriptors available",
+    FaultKind.INTERNAL: "cycles work",
 }
 
 
@@ -155,20 +155,18 @@ class Faults:
         self.state = state
         self.metrics = metrics
         self.outages = outages
-        self._since: dict[str, float] = {}
-        self._tries: dict[str, int] = {}
+        self._since: dict[FaultKind, float] = {}
+        self._tries: dict[FaultKind, int] = {}
 
-    def down(self, name: str, error: str, reason: str | None = None) -> None:
+    def down(self, kind: FaultKind | Resource, error: str, reason: str | None = None) -> None:
+        name = FaultKind(kind)
         error = scrub(error)
         self.metrics.failures.labels(reason or name).inc()
         if name in DEPENDENCIES:
             self.metrics.up.labels(name).set(0)
         with self.state.lock:
             first = name not in self.state.faults
-            self.state.faults[name] = {
-                "error": error,
-                "since": _iso(self._since.get(name, time.time())),
-            }
+            self.state.faults[name] = Fault(error, _iso(self._since.get(name, time.time())))
         if first:
             self._since[name], self._tries[name] = time.time(), 1
             what = _DOWN.get(name, f"{name} unavailable")
@@ -183,7 +181,8 @@ class Faults:
         if self.outages is not None and name in DEPENDENCIES:
             self.outages.down(name, error)
 
-    def up(self, name: str) -> None:
+    def up(self, kind: FaultKind | Resource) -> None:
+        name = FaultKind(kind)
         if name in DEPENDENCIES:
             self.metrics.up.labels(name).set(1)
         with self.state.lock:
