@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from syncd.cli.main import main
-from syncd.review.guardrails import POLICY_PATH, Rules, check_diff, parse_policy
+from syncd.review.guardrails import check_diff
+from syncd.review.policy import POLICY_PATH, Rules, parse_policy
 from syncd.sync.diff import Diff, ParamChange
 from tests.support import ConfigRepo, make_config_repo
 from tonsurance.config.state import Parameter

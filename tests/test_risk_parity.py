@@ -324,6 +324,16 @@ scenario_ids = st.lists(
 )
 
 
+def _collation_works(conn: psycopg.Connection, name: str) -> bool:
+    """Whether this server can use the collation (a server built without ICU lists ICU ones)."""
+    try:
+        with conn.transaction():
+            conn.execute(f"select 'a' < 'b' collate \"{name}\"")
+        return True
+    except psycopg.errors.FeatureNotSupported:
+        return False
+
+
 def test_stress_tests_run_in_the_same_order_under_any_collation(conn: psycopg.Connection):
     """run_all_stress_tests lists scenarios in Python's code-point order whatever the collation."""
     collations = [
@@ -334,6 +344,7 @@ def test_stress_tests_run_in_the_same_order_under_any_collation(conn: psycopg.Co
             ' order by collname collate "C"'
         )
     ]
+    collations = [name for name in collations if _collation_works(conn, name)]
     assert "C" in collations
     vault = risk.VaultSnapshot(1_000_000.0, 100_000.0, (risk.Policy("AAA", 500_000.0, 0.97),))
 

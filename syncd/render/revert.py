@@ -3,7 +3,8 @@ guardrails flag it, the exact label or trailer that accepts it under the policy'
 
 from __future__ import annotations
 
-from syncd.review.guardrails import OVERRIDE_LABEL, OVERRIDE_TRAILER, POLICY_PATH
+from syncd.review.guardrails import OVERRIDE_LABEL, OVERRIDE_TRAILER
+from syncd.review.policy import POLICY_PATH
 from syncd.review.revert import RevertResult
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncd.review.guardrails import load_policy
+from syncd.review.policy import load_policy
 from syncd.review.review import Review, judge
 from syncd.sync.gitsource import check_rev, open_repo
 from syncd.sync.pipeline import PreparedCommit, prepare, refusal_reason

@@ -14,7 +14,8 @@ from pathlib import Path
 import git
 
 from syncd.errors import GitUnavailable
-from syncd.review.guardrails import load_policy, run_guardrails
+from syncd.review.guardrails import run_guardrails
+from syncd.review.policy import load_policy
 from syncd.sync.diff import diff_states
 from syncd.sync.outcomes import Refusal
 from syncd.sync.pipeline import GateVerdict, PreparedCommit, prepare, unproven

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from syncd.review.guardrails import ImpactSettings
+from syncd.review.policy import ImpactSettings
 from tonsurance.config.model import Snapshot
 from tonsurance.pricing import calculate_premium
 from tonsurance.risk import expected_loss_per_policy, run_all_stress_tests

@@ -16,7 +16,8 @@ from pathlib import Path
 import git
 
 from syncd.errors import GitUnavailable, PlanRefused
-from syncd.review.guardrails import GuardrailResult, OverridePolicy, load_policy
+from syncd.review.guardrails import GuardrailResult, OverridePolicy
+from syncd.review.policy import load_policy
 from syncd.review.review import EnvironmentReviews, Review, review_between, review_environments
 from syncd.sync.gitsource import open_repo, resolve_commit
 from syncd.sync.pipeline import prepare, prepare_environments, refusal_reason

@@ -12,8 +12,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from syncd.review.guardrails import GuardrailResult, ReviewPolicy, load_policy, run_guardrails
+from syncd.review.guardrails import GuardrailResult, run_guardrails
 from syncd.review.impact import Impact, compute_impact
+from syncd.review.policy import ReviewPolicy, load_policy
 from syncd.sync.diff import Diff, diff_states
 from syncd.sync.gitsource import open_repo
 from syncd.sync.pipeline import PreparedCommit, prepare_environments
