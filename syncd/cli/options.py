@@ -62,9 +62,39 @@ def warn(message: str) -> None:
     click.echo(f"{PROG}: warning: {message}", err=True)
 
 
+def allowed_signers_option(
+    help: str = "Trusted SSH keys, in git's gpg.ssh.allowedSignersFile format.",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--allowed-signers FILE (SYNCD_ALLOWED_SIGNERS), with the help text of the command."""
+    return click.option(
+        "--allowed-signers",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        envvar="SYNCD_ALLOWED_SIGNERS",
+        show_envvar=True,
+        metavar="FILE",
+        help=help,
+    )
+
+
+def gpg_keyring_option(
+    help: str = "Trusted OpenPGP public keys (gpg --export of them).",
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """--gpg-keyring FILE (SYNCD_GPG_KEYRING), with the help text of the command."""
+    return click.option(
+        "--gpg-keyring",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        envvar="SYNCD_GPG_KEYRING",
+        show_envvar=True,
+        metavar="FILE",
+        help=help,
+    )
+
+
 def trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--verify-signatures, --allowed-signers, --gpg-keyring and --guardrails, for apply and run."""
-    options = [
+    options: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
         click.option(
             "--verify-signatures/--no-verify-signatures",
             default=False,
@@ -73,24 +103,8 @@ def trust_options(command: Callable[..., Any]) -> Callable[..., Any]:
             show_envvar=True,
             help="Apply a commit only when it carries a good signature by a trusted key.",
         ),
-        click.option(
-            "--allowed-signers",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            envvar="SYNCD_ALLOWED_SIGNERS",
-            show_envvar=True,
-            metavar="FILE",
-            help="Trusted SSH keys, in git's gpg.ssh.allowedSignersFile format.",
-        ),
-        click.option(
-            "--gpg-keyring",
-            type=click.Path(dir_okay=False, path_type=Path),
-            default=None,
-            envvar="SYNCD_GPG_KEYRING",
-            show_envvar=True,
-            metavar="FILE",
-            help="Trusted OpenPGP public keys (gpg --export of them).",
-        ),
+        allowed_signers_option(),
+        gpg_keyring_option(),
         click.option(
             "--guardrails/--no-guardrails",
             "guardrails",

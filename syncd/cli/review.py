@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from syncd.cli.options import PROG, dsn_option, environment_option, keys_from, repo_option
+from syncd.cli.options import (
+    PROG,
+    allowed_signers_option,
+    dsn_option,
+    environment_option,
+    gpg_keyring_option,
+    keys_from,
+    repo_option,
+)
 from syncd.errors import TonsuranceError, UsageProblem
 from syncd.sync.signatures import TrustedKeys
 
@@ -67,21 +75,11 @@ def _terraform_exit_codes(detailed_exitcode: bool) -> Iterator[None]:
     is_flag=True,
     help="Accept flagged changes (the pull-request label config-override).",
 )
-@click.option(
-    "--allowed-signers",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="SYNCD_ALLOWED_SIGNERS",
-    metavar="FILE",
-    help="Trusted SSH keys that prove a Config-Override trailer (with --base/--head).",
+@allowed_signers_option(
+    "Trusted SSH keys that prove a Config-Override trailer (with --base/--head)."
 )
-@click.option(
-    "--gpg-keyring",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="SYNCD_GPG_KEYRING",
-    metavar="FILE",
-    help="Trusted OpenPGP keys that prove a Config-Override trailer (with --base/--head).",
+@gpg_keyring_option(
+    "Trusted OpenPGP keys that prove a Config-Override trailer (with --base/--head)."
 )
 @environment_option
 @click.pass_context

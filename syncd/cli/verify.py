@@ -6,31 +6,20 @@ from pathlib import Path
 
 import click
 
-from syncd.cli.options import keys_from, repo_option
+from syncd.cli.options import (
+    allowed_signers_option,
+    gpg_keyring_option,
+    keys_from,
+    repo_option,
+)
 from syncd.errors import PlanRefused, UsageProblem
 
 
 @click.command()
 @click.argument("rev", default="HEAD", metavar="[REV]")
 @repo_option
-@click.option(
-    "--allowed-signers",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="SYNCD_ALLOWED_SIGNERS",
-    show_envvar=True,
-    metavar="FILE",
-    help="Trusted SSH keys, in git's gpg.ssh.allowedSignersFile format.",
-)
-@click.option(
-    "--gpg-keyring",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="SYNCD_GPG_KEYRING",
-    show_envvar=True,
-    metavar="FILE",
-    help="Trusted OpenPGP public keys (gpg --export of them).",
-)
+@allowed_signers_option()
+@gpg_keyring_option()
 def verify(rev: str, repo: str, allowed_signers: Path | None, gpg_keyring: Path | None) -> None:
     """Check that a commit carries a good signature by a trusted key; exit 1 when it does not."""
     from syncd.sync.gitsource import open_repo, resolve_commit
