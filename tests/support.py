@@ -236,3 +236,13 @@ def login_role(dsn: str, group: str, password: str | None = None) -> Iterator[st
                 ).format(sql.Literal(name))
             )
             conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(name)))
+
+
+def stop_gpg_agents(folder: Path) -> None:
+    """Stop the gpg-agent of every GnuPG home below `folder` (gpg starts one per home)."""
+    for keybox in folder.rglob("pubring.kbx"):
+        subprocess.run(
+            ["gpgconf", "--homedir", str(keybox.parent), "--kill", "gpg-agent"],
+            capture_output=True,
+            check=False,
+        )

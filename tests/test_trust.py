@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,15 @@ import psycopg
 import pytest
 
 from syncd.sync.signatures import TrustedKeys, Verdict, verify_commit
-from tests.support import ConfigRepo, git, make_config_repo, syncd_cli
+from tests.support import ConfigRepo, git, make_config_repo, stop_gpg_agents, syncd_cli
+
+
+@pytest.fixture(autouse=True)
+def _no_gpg_agent_left(tmp_path: Path) -> Iterator[None]:
+    """Each test's GnuPG homes lose their gpg-agent when the test ends."""
+    yield
+    stop_gpg_agents(tmp_path)
+
 
 PRICING = "config/pricing.yaml"
 POLICY = ".github/config-policy.yaml"

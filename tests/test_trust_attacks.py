@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from syncd.sync.signatures import TrustedKeys, Verdict, verify_commit
-from tests.support import ConfigRepo, git, syncd_cli
+from tests.support import ConfigRepo, git, stop_gpg_agents, syncd_cli
 from tests.test_trust import (  # noqa: F401  (keys and signed_repo are fixtures)
     PRICING,
     SshKey,
@@ -25,6 +26,13 @@ from tests.test_trust import (  # noqa: F401  (keys and signed_repo are fixtures
     signed_commit,
     signed_repo,
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_gpg_agent_left(tmp_path: Path) -> Iterator[None]:
+    """Each test's GnuPG homes lose their gpg-agent when the test ends."""
+    yield
+    stop_gpg_agents(tmp_path)
 
 
 def test_an_overrider_cannot_override_an_unsigned_change_that_claims_another_author(
