@@ -403,21 +403,6 @@ def test_openpgp_good_expired_and_revoked(
     good = _gpg_commit(signed_repo, gnupg, "carol@tonsurance.test", "Carol's")
     revoked = _gpg_commit(signed_repo, gnupg, "rev@tonsurance.test", "Rev's")
     keyring = tmp_path / "trusted.gpg"
-    keyring.write_bytes(
-        subprocess.run(
-            [
-                "gpg",
-                "--homedir",
-                str(gnupg),
-                "--export",
-                "carol@tonsurance.test",
-                "old@tonsurance.test",
-                "rev@tonsurance.test",
-            ],
-            capture_output=True,
-            check=True,
-        ).stdout
-    )
     fingerprint = _gpg(gnupg, "--with-colons", "--list-keys", "rev@tonsurance.test")
     fpr = next(line.split(":")[9] for line in fingerprint.splitlines() if line.startswith("fpr"))
     certificate = (gnupg / "openpgp-revocs.d" / f"{fpr}.rev").read_text()
